@@ -1,0 +1,4 @@
+//! `GET /api/docs`, its assets, and `GET /api/openapi.json`
+fn main() -> std::process::ExitCode {
+    kasirgo::serverless::run(&kasirgo::routes::DOCS)
+}

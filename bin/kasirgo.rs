@@ -1,0 +1,208 @@
+//! The `kasirgo` command: the local dev server (default) and admin tasks.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kasirgo::config::Config;
+use kasirgo::error::ApiError;
+use kasirgo::{db, dev, routes, serverless, state::AppState, users};
+
+#[derive(Parser)]
+#[command(name = "kasirgo", version, about = "KasirGo point-of-sale backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the dev server with every route (the default command).
+    Serve {
+        /// Port on 127.0.0.1.
+        #[arg(long, env = "PORT", default_value_t = 3000)]
+        port: u16,
+    },
+    /// Apply pending migrations to DATABASE_URL_UNPOOLED, else DATABASE_URL.
+    Migrate,
+    /// Create a staff account in DATABASE_URL's database.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// owner, manager or cashier.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    serverless::init_tracing(true);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Cmd::Serve {
+            port: default_port(),
+        }) {
+            Cmd::Serve { port } => serve(port).await,
+            Cmd::Migrate => migrate().await,
+            Cmd::CreateUser {
+                username,
+                password,
+                role,
+            } => create_user(&username, &password, &role).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("kasirgo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000)
+}
+
+async fn migrate() -> Result<(), String> {
+    let url = std::env::var("DATABASE_URL_UNPOOLED")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+        .ok_or("configuration error: DATABASE_URL_UNPOOLED (or DATABASE_URL) is not set")?;
+    db::migrate(&url)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    eprintln!("kasirgo: migrations applied");
+    Ok(())
+}
+
+async fn create_user(username: &str, password: &str, role: &str) -> Result<(), String> {
+    migrate().await?;
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .ok_or("configuration error: DATABASE_URL is not set")?;
+    let pool = sqlx::PgPool::connect_with(
+        db::connect_options(&url).map_err(|e| format!("DATABASE_URL: {e}"))?,
+    )
+    .await
+    .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
+    let user = users::create_checked(&pool, username, password, role)
+        .await
+        .map_err(describe)?;
+    println!("created {} {} ({})", user.role, user.username, user.id);
+    Ok(())
+}
+
+/// A fresh install gets an owner to log in with; an install that has ever
+/// had an account is left alone. True when the owner was created.
+async fn ensure_demo_owner(pool: &sqlx::PgPool) -> Result<bool, String> {
+    if users::any_exist(pool).await.map_err(|e| e.to_string())? {
+        return Ok(false);
+    }
+    users::create_checked(pool, DEMO_USERNAME, DEMO_PASSWORD, "owner")
+        .await
+        .map_err(describe)?;
+    Ok(true)
+}
+
+const DEMO_USERNAME: &str = "owner";
+const DEMO_PASSWORD: &str = "kasirgo-demo";
+
+/// An API error as a line for the terminal, fields included.
+fn describe(err: ApiError) -> String {
+    match err {
+        ApiError::Validation(fields) => fields
+            .iter()
+            .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ApiError::Conflict(detail) => detail,
+        other => format!("{other}"),
+    }
+}
+
+async fn serve(port: u16) -> Result<(), String> {
+    // Holds the local cluster, if one was started, until the server stops.
+    let server = dev::locate().await.map_err(|e| e.to_string())?;
+    let database_url = if std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        server.admin_url.clone()
+    } else {
+        dev::ensure_database(&server.admin_url, "kasirgo_dev")
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let jwt_secret = dev_jwt_secret().map_err(|e| format!("cannot keep a dev JWT secret: {e}"))?;
+    let config = Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "JWT_SECRET" => std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| Some(jwt_secret.clone())),
+        _ => std::env::var(name).ok().filter(|v| !v.is_empty()),
+    })
+    .map_err(|e| e.to_string())?;
+
+    db::migrate(config.migration_url())
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    let state = AppState::new(config).map_err(|e| e.to_string())?;
+    let demo_created = ensure_demo_owner(&state.db).await?;
+
+    let app = serverless::app(routes::FUNCTIONS, state);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Scripts and tests wait for this first line.
+    println!("listening on http://{addr}");
+    println!("API docs:   http://{addr}/api/docs");
+    if demo_created {
+        println!("demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}");
+    }
+    let result = axum::serve(listener, axum::ServiceExt::into_make_service(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"));
+    drop(server);
+    result
+}
+
+/// The dev server's JWT secret: kept under `.kasirgo/` so tokens survive a
+/// restart. Only the dev server does this; deployed functions refuse to
+/// start without a real `JWT_SECRET`.
+fn dev_jwt_secret() -> std::io::Result<String> {
+    let path = dev::home().join("jwt_secret");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_string();
+        if secret.len() >= kasirgo::config::MIN_JWT_SECRET_BYTES {
+            return Ok(secret);
+        }
+    }
+    std::fs::create_dir_all(dev::home())?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    std::fs::write(&path, &secret)?;
+    Ok(secret)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("kasirgo: shutting down");
+}

@@ -1,0 +1,129 @@
+//! `GET /api/openapi.json` (generated from the handlers' own annotations,
+//! collected through the route table) and `GET /api/docs`, a Swagger UI
+//! whose assets this API serves itself, so it works with no internet.
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, Server};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::ApiError;
+use crate::routes::FUNCTIONS;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    let assets: Router = swagger_ui_dist::generate_routes(swagger_ui_dist::ApiDefinition {
+        uri_prefix: "/api/docs",
+        api_definition: swagger_ui_dist::OpenApiSource::Uri("/api/openapi.json"),
+        title: Some("KasirGo API"),
+    })
+    .fallback(|| async { ApiError::NotFound("No such docs asset.".into()) });
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs_page))
+        .route_service("/api/docs/{*asset}", assets)
+}
+
+/// The whole API's OpenAPI 3.1 document, built once per process.
+pub fn openapi() -> &'static OpenApi {
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+fn build() -> OpenApi {
+    let mut doc = OpenApi::new(
+        InfoBuilder::new()
+            .title("KasirGo API")
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(Some(DESCRIPTION))
+            .build(),
+        utoipa::openapi::Paths::new(),
+    );
+    for f in FUNCTIONS {
+        let (_, api) = (f.router)().split_for_parts();
+        doc.merge(api);
+    }
+    doc.servers = Some(vec![Server::new("/")]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("An access token from POST /api/auth/login."))
+                .build(),
+        ),
+    );
+    doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
+    doc
+}
+
+const DESCRIPTION: &str = "Point-of-sale backend for KasirGo terminals.\n\n\
+Money is a decimal string with two places (`\"15000.00\"`); inputs accept a string or an integer. \
+Timestamps are RFC 3339 UTC. Every error, on every endpoint, is \
+`{\"detail\": \"...\", \"code\": \"...\", \"fields\": {...}}` (`fields` only on `validation_failed`). \
+A trailing slash is accepted on every path.";
+
+/// The OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "docs",
+    security(()),
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Response {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let body = JSON.get_or_init(|| openapi().to_json().expect("the document serialises"));
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.as_str(),
+    )
+        .into_response()
+}
+
+/// Interactive API documentation (Swagger UI).
+#[utoipa::path(
+    get,
+    path = "/api/docs",
+    tag = "docs",
+    security(()),
+    responses((status = 200, description = "Swagger UI page", content_type = "text/html"))
+)]
+async fn docs_page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+const PAGE: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+  <title>KasirGo API</title>
+  <link rel="stylesheet" href="/api/docs/swagger-ui.css" />
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script>
+<script>
+  window.onload = () => {
+    window.ui = SwaggerUIBundle({
+      url: "/api/openapi.json",
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      persistAuthorization: true,
+      validatorUrl: null,
+    });
+  };
+</script>
+</body>
+</html>
+"##;
