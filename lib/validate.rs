@@ -1,0 +1,110 @@
+//! Input checks that collect every problem, per field, into one
+//! `validation_failed` answer.
+
+use crate::error::{ApiError, FieldErrors};
+
+#[derive(Default)]
+pub struct Check {
+    errors: FieldErrors,
+}
+
+impl Check {
+    pub fn new() -> Check {
+        Check::default()
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.errors
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
+    }
+
+    /// Trimmed text of `min..=max` characters without control characters.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let value = value.trim();
+        let len = value.chars().count();
+        if len < min {
+            self.add(
+                field,
+                if min == 1 {
+                    "This field may not be blank.".to_string()
+                } else {
+                    format!("Ensure this field has at least {min} characters.")
+                },
+            );
+        } else if len > max {
+            self.add(
+                field,
+                format!("Ensure this field has no more than {max} characters."),
+            );
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.add(field, "Must not contain control characters.");
+        }
+        value.to_string()
+    }
+
+    /// Like [`Check::text`], but an empty string means "none".
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        let value = value?.trim();
+        if value.is_empty() {
+            return None;
+        }
+        Some(self.text(field, value, 1, max))
+    }
+
+    pub fn range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: T,
+        min: T,
+        max: T,
+    ) -> T {
+        if value < min || value > max {
+            self.add(field, format!("Must be between {min} and {max}."));
+        }
+        value
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_field() {
+        let mut c = Check::new();
+        assert_eq!(c.text("name", "  Kopi  ", 1, 10), "Kopi");
+        c.text("sku", "", 1, 10);
+        c.text("note", &"x".repeat(11), 1, 10);
+        c.text("bell", "a\u{7}b", 1, 10);
+        c.range("threshold", -1, 0, 10);
+        let Err(ApiError::Validation(f)) = c.finish() else {
+            panic!("expected errors")
+        };
+        assert_eq!(
+            f.keys().collect::<Vec<_>>(),
+            ["bell", "note", "sku", "threshold"]
+        );
+    }
+}
