@@ -1,0 +1,4 @@
+//! `/api/stock`
+fn main() -> std::process::ExitCode {
+    kasirgo::serverless::run(&kasirgo::routes::STOCK)
+}

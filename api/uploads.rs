@@ -1,0 +1,4 @@
+//! `/api/uploads`
+fn main() -> std::process::ExitCode {
+    kasirgo::serverless::run(&kasirgo::routes::UPLOADS)
+}

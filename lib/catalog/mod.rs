@@ -1,0 +1,4 @@
+//! The catalog: categories and products.
+
+pub mod categories;
+pub mod products;

@@ -1,0 +1,62 @@
+//! What every handler can reach: configuration, the pool, and the
+//! Cloudinary client.
+
+use std::sync::{Arc, OnceLock};
+
+use sqlx::PgPool;
+
+use crate::cloudinary::Cloudinary;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    /// Built on first use: its TLS set-up would otherwise cost every cold
+    /// start, and most requests never talk to Cloudinary.
+    cloudinary: Arc<OnceLock<Option<Cloudinary>>>,
+}
+
+impl AppState {
+    /// State for one process: the pool is lazy, so building it costs no
+    /// connection.
+    pub fn new(config: Config) -> Result<AppState, sqlx::Error> {
+        let db = crate::db::lazy_pool(&config)?;
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            cloudinary: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// The Cloudinary client, or `None` when `CLOUDINARY_URL` is not set.
+    pub fn cloudinary(&self) -> Option<&Cloudinary> {
+        self.cloudinary
+            .get_or_init(|| {
+                self.config
+                    .cloudinary
+                    .clone()
+                    .map(|c| Cloudinary::new(c, self.config.cloudinary_api_base.clone()))
+            })
+            .as_ref()
+    }
+
+    pub fn cloud_name(&self) -> Option<&str> {
+        self.config
+            .cloudinary
+            .as_ref()
+            .map(|c| c.cloud_name.as_str())
+    }
+
+    /// Destroys an image that nothing refers to any more. A failure never
+    /// undoes the change that orphaned it; it is logged for clean-up.
+    pub async fn destroy_image(&self, public_id: &str) {
+        let Some(cloudinary) = self.cloudinary() else {
+            tracing::warn!(%public_id, "CLOUDINARY_URL is not set; orphaned image left in place");
+            return;
+        };
+        if let Err(error) = cloudinary.destroy(public_id).await {
+            tracing::error!(%public_id, %error, "could not destroy an orphaned Cloudinary image");
+        }
+    }
+}
