@@ -1,0 +1,4 @@
+//! `/api/transactions`
+fn main() -> std::process::ExitCode {
+    kasirgo::serverless::run(&kasirgo::routes::TRANSACTIONS)
+}

@@ -1,0 +1,502 @@
+//! Checkout: the heart of the till. One database transaction prices every
+//! line from the database, takes the stock of every line (all or none),
+//! numbers the sale, writes the ledger, the header, the lines and the
+//! idempotency record.
+//!
+//! Round trips are few on purpose (BEGIN, lock-and-read, one write
+//! statement, COMMIT): every one costs CPU on both ends, and both ends share
+//! the machine with every other checkout.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Cashier, OrderType, PaymentMethod, Sale, SaleLine};
+use crate::error::{ApiError, ApiResult};
+use crate::money::Money;
+use crate::validate::Check;
+
+/// Most lines one sale may have.
+pub const MAX_LINES: usize = 200;
+/// Most units of one line: far above a real basket, far below overflow.
+pub const MAX_QUANTITY: i32 = 10_000;
+/// How far an offline sale's `occurred_at` may lie in the past / future.
+pub const MAX_OFFLINE_AGE: Duration = Duration::days(30);
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct CartLine {
+    pub product_id: Uuid,
+    #[schema(example = 2)]
+    pub quantity: i32,
+    #[serde(default)]
+    #[schema(example = "less sugar")]
+    pub note: String,
+}
+
+/// A sale as the till sends it. Prices come from the database; a price in
+/// the request is ignored.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct CheckoutRequest {
+    /// Lines of one product may repeat (with different notes, say): each
+    /// stays its own line, and stock is checked for their sum.
+    pub items: Vec<CartLine>,
+    #[serde(default)]
+    pub customer_name: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub order_type: OrderType,
+    /// On the whole sale, before tax.
+    pub discount: Option<Money>,
+    pub payment_method: PaymentMethod,
+    /// Defaults to the total; below the total is refused.
+    pub paid_amount: Option<Money>,
+    /// When an offline sale happened; defaults to now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The canonical fingerprint of a request body: same JSON (whatever the
+/// key order and spacing) gives the same hash.
+pub fn request_hash(body: &serde_json::Value) -> Vec<u8> {
+    // serde_json's maps are sorted, so this text is canonical.
+    Sha256::digest(body.to_string().as_bytes()).to_vec()
+}
+
+struct Checked {
+    customer_name: String,
+    notes: String,
+    lines: Vec<(Uuid, i32, String)>,
+    occurred_at: DateTime<Utc>,
+}
+
+fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
+    let mut c = Check::new();
+    if req.items.is_empty() {
+        c.add("items", "A sale needs at least one line.");
+    }
+    if req.items.len() > MAX_LINES {
+        c.add(
+            "items",
+            format!("A sale may have at most {MAX_LINES} lines."),
+        );
+    }
+    let mut lines = Vec::with_capacity(req.items.len());
+    for (i, line) in req.items.iter().enumerate() {
+        if line.quantity < 1 || line.quantity > MAX_QUANTITY {
+            c.add(
+                &format!("items[{i}].quantity"),
+                format!("Must be between 1 and {MAX_QUANTITY}."),
+            );
+        }
+        let note = c.text(&format!("items[{i}].note"), &line.note, 0, 200);
+        lines.push((line.product_id, line.quantity, note));
+    }
+    let customer_name = c.text("customer_name", &req.customer_name, 0, 200);
+    let notes = c.text("notes", &req.notes, 0, 1000);
+    let occurred_at = req.occurred_at.unwrap_or(now);
+    if occurred_at > now + MAX_CLOCK_SKEW {
+        c.add("occurred_at", "Must not be in the future.");
+    } else if occurred_at < now - MAX_OFFLINE_AGE {
+        c.add("occurred_at", "Must be within the last 30 days.");
+    }
+    c.finish()?;
+    Ok(Checked {
+        customer_name,
+        notes,
+        lines,
+        occurred_at,
+    })
+}
+
+/// Half-up to whole cents, as receipts round.
+pub fn round_money(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+pub struct Totals {
+    pub subtotal: Decimal,
+    pub discount: Decimal,
+    pub tax: Decimal,
+    pub total: Decimal,
+    pub paid: Decimal,
+    pub change: Decimal,
+}
+
+/// The sale's arithmetic: tax on (subtotal - discount), half-up to cents.
+pub fn totals(
+    subtotal: Decimal,
+    discount: Decimal,
+    tax_rate: Decimal,
+    paid: Option<Decimal>,
+) -> ApiResult<Totals> {
+    if discount > subtotal {
+        return Err(ApiError::field(
+            "discount",
+            format!("Must not exceed the subtotal ({subtotal})."),
+        ));
+    }
+    let taxable = subtotal - discount;
+    let tax = round_money(taxable * tax_rate);
+    let total = taxable + tax;
+    let paid = paid.unwrap_or(total);
+    if paid < total {
+        return Err(ApiError::field(
+            "paid_amount",
+            format!("Must be at least the total ({total})."),
+        ));
+    }
+    if total > Decimal::new(99_999_999_999_999, 2) {
+        return Err(ApiError::field("items", "The sale's total is too large."));
+    }
+    Ok(Totals {
+        subtotal,
+        discount,
+        tax,
+        total,
+        paid,
+        change: paid - total,
+    })
+}
+
+/// What an earlier attempt with the same key left.
+pub enum Replay {
+    /// Same body: answer what was answered then.
+    Same(serde_json::Value),
+    /// Another body under the same key.
+    Mismatch,
+}
+
+pub async fn find_replay(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    key: Uuid,
+    hash: &[u8],
+) -> sqlx::Result<Option<Replay>> {
+    let row = sqlx::query!(
+        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        user_id,
+        key
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| {
+        if r.request_hash == hash {
+            Replay::Same(r.response)
+        } else {
+            Replay::Mismatch
+        }
+    }))
+}
+
+pub struct Idempotency {
+    pub key: Uuid,
+    pub hash: Vec<u8>,
+}
+
+/// Outcome of [`checkout`]: a new sale, or the stored answer of a retry.
+pub enum Outcome {
+    Created(Box<Sale>),
+    Replayed(serde_json::Value),
+}
+
+pub async fn checkout(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    req: CheckoutRequest,
+    idempotency: Option<Idempotency>,
+) -> ApiResult<Outcome> {
+    let now = Utc::now();
+    let checked = check(&req, now)?;
+
+    // Units wanted per product; BTreeMap: locks are taken in id order.
+    let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (id, qty, _) in &checked.lines {
+        *wanted.entry(*id).or_default() += i64::from(*qty);
+    }
+    let ids: Vec<Uuid> = wanted.keys().copied().collect();
+
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        // Lock every product of the cart, in id order, so that carts sharing
+        // products queue instead of deadlocking; read prices and stock.
+        let rows = sqlx::query!(
+            r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
+                      s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
+                      u.username AS "username!"
+               FROM products p
+               CROSS JOIN store_settings s
+               CROSS JOIN users u
+               WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND u.id = $2
+               ORDER BY p.id
+               FOR NO KEY UPDATE OF p"#,
+            &ids,
+            user_id,
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let found: BTreeMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
+        let mut c = Check::new();
+        for (i, (id, _, _)) in checked.lines.iter().enumerate() {
+            match found.get(id) {
+                None => c.add(&format!("items[{i}].product_id"), "Unknown product."),
+                Some(p) if !p.is_active => c.add(
+                    &format!("items[{i}].product_id"),
+                    "This product is not for sale.",
+                ),
+                Some(_) => {}
+            }
+        }
+        c.finish()?;
+        let short: Vec<serde_json::Value> = wanted
+            .iter()
+            .filter_map(|(id, want)| {
+                let p = found[id];
+                (i64::from(p.stock) < *want).then(|| {
+                    serde_json::json!({"product_id": id, "requested": want, "available": p.stock})
+                })
+            })
+            .collect();
+        if !short.is_empty() {
+            let mut extra = serde_json::Map::new();
+            extra.insert("items".into(), serde_json::Value::Array(short));
+            return Err(ApiError::ConflictWith {
+                code: "insufficient_stock",
+                detail: "Not enough stock for some items; nothing was sold.".into(),
+                extra,
+            });
+        }
+
+        let first = rows.first().expect("at least one product was found");
+        let mut lines = Vec::with_capacity(checked.lines.len());
+        for (id, qty, note) in &checked.lines {
+            let p = found[id];
+            lines.push(SaleLine {
+                id: Uuid::now_v7(),
+                product_id: *id,
+                product_name: p.name.clone(),
+                sku: p.sku.clone(),
+                quantity: *qty,
+                unit_price: money(p.price)?,
+                line_total: Money::new(p.price * Decimal::from(*qty))
+                    .map_err(|_| ApiError::field("items", "A line total is too large."))?,
+                note: note.clone(),
+                refunded_quantity: 0,
+            });
+        }
+        let subtotal: Decimal = lines.iter().map(|l| l.line_total.amount()).sum();
+        let t = totals(
+            subtotal,
+            req.discount.map(Money::amount).unwrap_or_default(),
+            first.tax_rate,
+            req.paid_amount.map(Money::amount),
+        )?;
+
+        let sale_id = Uuid::now_v7();
+        let mut sale = Sale {
+            id: sale_id,
+            transaction_no: String::new(),
+            status: "completed".into(),
+            cashier: Cashier {
+                id: user_id,
+                username: first.username.clone(),
+            },
+            customer_name: checked.customer_name.clone(),
+            notes: checked.notes.clone(),
+            order_type: req.order_type,
+            payment_method: req.payment_method,
+            subtotal: money(t.subtotal)?,
+            discount: money(t.discount)?,
+            tax: money(t.tax)?,
+            total: money(t.total)?,
+            paid_amount: money(t.paid)?,
+            change_amount: money(t.change)?,
+            refunded_amount: Money::ZERO,
+            occurred_at: checked.occurred_at,
+            created_at: now,
+            items: lines,
+            refunds: None,
+        };
+        let response = serde_json::to_value(&sale).map_err(ApiError::internal)?;
+
+        let unit_costs: Vec<Decimal> = sale
+            .items
+            .iter()
+            .map(|l| found[&l.product_id].cost)
+            .collect();
+        let result = sqlx::query_scalar!(
+            r#"WITH taken AS (
+                   UPDATE products p SET stock = p.stock - w.qty
+                   FROM unnest($1::uuid[], $2::int[]) AS w(id, qty)
+                   WHERE p.id = w.id
+                   RETURNING p.id, p.stock, w.qty
+               ), seq AS (
+                   SELECT nextval('sale_number_seq') AS n,
+                          (now() AT TIME ZONE $3::text)::date AS day
+               ), new_day AS (
+                   INSERT INTO sale_days (day, first_seq) SELECT day, n FROM seq
+                   ON CONFLICT (day) DO NOTHING
+                   RETURNING first_seq
+               ), numbered AS (
+                   SELECT seq.day,
+                          seq.n - COALESCE((SELECT first_seq FROM new_day),
+                                           (SELECT first_seq FROM sale_days d WHERE d.day = seq.day)) + 1
+                          AS no
+                   FROM seq
+               ), sale AS (
+                   INSERT INTO sales (id, transaction_no, cashier_id, customer_name, notes,
+                                      order_type, payment_method, subtotal, discount, tax, total,
+                                      paid_amount, change_amount, occurred_at, created_at)
+                   SELECT $4, 'TRX-' || to_char(day, 'YYYYMMDD') || '-'
+                              || CASE WHEN no < 1 THEN NULL
+                                      WHEN no < 10000 THEN lpad(no::text, 4, '0')
+                                      ELSE no::text END,
+                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+                   FROM numbered
+                   RETURNING id, transaction_no
+               ), lines AS (
+                   INSERT INTO sale_lines (id, sale_id, line_no, product_id, product_name, sku,
+                                           unit_price, unit_cost, quantity, line_total, note)
+                   SELECT l.id, $4, l.no, l.product_id, l.name, l.sku, l.price, l.cost, l.qty,
+                          l.total, l.note
+                   FROM unnest($18::uuid[], $19::int[], $20::uuid[], $21::text[], $22::text[],
+                               $23::numeric[], $24::numeric[], $25::int[], $26::numeric[],
+                               $27::text[])
+                        AS l(id, no, product_id, name, sku, price, cost, qty, total, note)
+               ), ledger AS (
+                   INSERT INTO stock_movements (product_id, kind, delta, stock_after, reason,
+                                                user_id, sale_id)
+                   SELECT taken.id, 'sale', -taken.qty, taken.stock, sale.transaction_no, $5, $4
+                   FROM taken, sale
+               ), remembered AS (
+                   INSERT INTO idempotency_keys (user_id, key, request_hash, sale_id, response)
+                   SELECT $5, $28, $29, $4,
+                          jsonb_set($30::jsonb, '{transaction_no}', to_jsonb(sale.transaction_no))
+                   FROM sale
+                   WHERE $28::uuid IS NOT NULL
+               )
+               SELECT transaction_no FROM sale"#,
+            &wanted.keys().copied().collect::<Vec<_>>(),
+            &wanted.values().map(|q| *q as i32).collect::<Vec<_>>(),
+            first.timezone,
+            sale_id,
+            user_id,
+            sale.customer_name,
+            sale.notes,
+            sale.order_type.as_str(),
+            sale.payment_method.as_str(),
+            t.subtotal,
+            t.discount,
+            t.tax,
+            t.total,
+            t.paid,
+            t.change,
+            sale.occurred_at,
+            sale.created_at,
+            &sale.items.iter().map(|l| l.id).collect::<Vec<_>>(),
+            &(1..=sale.items.len() as i32).collect::<Vec<_>>(),
+            &sale.items.iter().map(|l| l.product_id).collect::<Vec<_>>(),
+            &sale.items.iter().map(|l| l.product_name.clone()).collect::<Vec<_>>(),
+            &sale.items.iter().map(|l| l.sku.clone()).collect::<Vec<Option<String>>>() as &[Option<String>],
+            &sale.items.iter().map(|l| l.unit_price.amount()).collect::<Vec<_>>(),
+            &unit_costs,
+            &sale.items.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            &sale.items.iter().map(|l| l.line_total.amount()).collect::<Vec<_>>(),
+            &sale.items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
+            idempotency.as_ref().map(|i| i.key),
+            idempotency.as_ref().map(|i| i.hash.clone()),
+            response,
+        )
+        .fetch_one(&mut *tx)
+        .await;
+
+        match result {
+            Ok(number) => {
+                tx.commit().await?;
+                sale.transaction_no = number;
+                return Ok(Outcome::Created(Box::new(sale)));
+            }
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("idempotency_keys_pkey") => {
+                // A concurrent attempt with the same key committed first:
+                // this one is rolled back whole, and answers as a retry.
+                drop(tx);
+                let key = idempotency.as_ref().expect("a key was sent");
+                return match find_replay(conn, user_id, key.key, &key.hash).await? {
+                    Some(Replay::Same(response)) => Ok(Outcome::Replayed(response)),
+                    Some(Replay::Mismatch) => Err(key_reused()),
+                    None => Err(ApiError::internal("idempotency key vanished")),
+                };
+            }
+            // The first sale of a new day raced another for the day's base
+            // number: the loser retries once the base exists.
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("23502") && attempt < 3 =>
+            {
+                drop(tx);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn money(d: Decimal) -> ApiResult<Money> {
+    Money::new(d).map_err(|e| ApiError::internal(format!("sale arithmetic: {e}")))
+}
+
+pub fn key_reused() -> ApiError {
+    ApiError::UnprocessableIdempotencyKey(
+        "This Idempotency-Key was used for a different request. Use a new key for a new sale."
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn tax_is_on_subtotal_minus_discount_half_up() {
+        let t = totals(d("10000"), d("5000"), d("0.11"), None).unwrap();
+        assert_eq!(t.tax, d("550.00"));
+        assert_eq!(t.total, d("5550.00"));
+        // 0.125 rounds up to 0.13
+        let t = totals(d("1.25"), d("0"), d("0.1"), None).unwrap();
+        assert_eq!(t.tax, d("0.13"));
+        let t = totals(d("100"), d("0"), d("0"), Some(d("150"))).unwrap();
+        assert_eq!((t.total, t.change), (d("100"), d("50")));
+    }
+
+    #[test]
+    fn refuses_bad_payment_and_discount() {
+        assert!(totals(d("100"), d("100.01"), d("0"), None).is_err());
+        assert!(totals(d("100"), d("0"), d("0.11"), Some(d("110.99"))).is_err());
+        assert!(
+            totals(d("100"), d("100"), d("0.11"), None).is_ok(),
+            "free sale"
+        );
+    }
+
+    #[test]
+    fn request_hash_ignores_key_order_and_spacing() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{ "b": [1, 2], "a": 1 }"#).unwrap();
+        let c: serde_json::Value = serde_json::from_str(r#"{"a":2,"b":[1,2]}"#).unwrap();
+        assert_eq!(request_hash(&a), request_hash(&b));
+        assert_ne!(request_hash(&a), request_hash(&c));
+    }
+}
