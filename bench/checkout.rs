@@ -1,0 +1,213 @@
+//! Checkout throughput through HTTP (the release dev server) against
+//! pgbench running the same SQL statements (bench/checkout_*.sql), side by
+//! side in one run, at 8 concurrent clients, for a hot cart (the same 3
+//! products in every sale) and a spread cart (3 of 1,000 products).
+//!
+//! `cargo build --release --bins && cargo run --release --example bench-checkout`
+//! (`SECONDS=15` per phase by default).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{BenchDb, DevServer, client, load, staff};
+
+const CLIENTS: usize = 8;
+
+fn product_id(n: u32) -> String {
+    format!("00000000-0000-0000-0000-{n:012}")
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let duration = Duration::from_secs(seconds);
+    let db = BenchDb::create("checkout").await;
+    let mut conn = db.connect().await;
+    sqlx::query(
+        "INSERT INTO products (id, name, price, cost, stock)
+         SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
+                'Product ' || g, 1000, 400, 100000000
+         FROM generate_series(1, 1000) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (cashier_id, token) = staff(&mut conn, "cashier").await;
+    let server = DevServer::start(&db.url);
+    let pgbench = kasirgo::dev::find_bindir()
+        .map(|d| d.join("pgbench"))
+        .filter(|p| p.exists())
+        .expect("pgbench (installed with the PostgreSQL server)");
+
+    // A response-sized document for pgbench's idempotency rows.
+    let sample = client()
+        .post(format!("{}/api/transactions", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"items": [{"product_id": product_id(1), "quantity": 1},
+                                {"product_id": product_id(2), "quantity": 1},
+                                {"product_id": product_id(3), "quantity": 1}],
+                      "payment_method": "cash"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sample.status(), 201);
+    let response_doc = sample.text().await.unwrap();
+
+    println!("checkout, {CLIENTS} clients, {seconds} s per phase, 2-core machine, one run:");
+    println!(
+        "{:<8} {:<8} {:>10} {:>9} {:>9} {:>7}",
+        "cart", "via", "sales/s", "p50 ms", "p99 ms", "errors"
+    );
+    for cart in ["hot", "spread"] {
+        let pg = run_pgbench(&pgbench, &db.url, cart, seconds, &cashier_id.to_string(), &response_doc);
+        println!(
+            "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            cart, "pgbench", pg.tps, pg.p50, pg.p99, pg.errors
+        );
+        let base = Arc::new(server.base.clone());
+        let token = Arc::new(token.clone());
+        let http = client();
+        let hot = cart == "hot";
+        let run = load(CLIENTS, duration, move |i| {
+            let (http, base, token) = (http.clone(), base.clone(), token.clone());
+            async move {
+                let ids: [u32; 3] = if hot {
+                    [1, 2, 3]
+                } else {
+                    let r = fastrand(i as u64);
+                    [
+                        1 + (r % 333) as u32,
+                        334 + ((r >> 16) % 333) as u32,
+                        667 + ((r >> 32) % 334) as u32,
+                    ]
+                };
+                let body = json!({
+                    "items": ids.iter().map(|n| json!({"product_id": product_id(*n), "quantity": 1})).collect::<Vec<_>>(),
+                    "customer_name": "Budi",
+                    "payment_method": "cash",
+                    "paid_amount": "5000",
+                });
+                let res = http
+                    .post(format!("{base}/api/transactions"))
+                    .bearer_auth(token.as_str())
+                    .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                    .json(&body)
+                    .send()
+                    .await;
+                matches!(res, Ok(r) if r.status() == 201)
+            }
+        })
+        .await;
+        println!(
+            "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            cart,
+            "HTTP",
+            run.rate(),
+            run.pct(0.50),
+            run.pct(0.99),
+            run.errors
+        );
+        println!("{:<8} HTTP / pgbench = {:.2}", cart, run.rate() / pg.tps);
+    }
+    let stock: i64 = sqlx::query_scalar("SELECT min(stock) FROM products")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(stock > 0, "the bench never runs out of stock");
+    drop(conn);
+    drop(server);
+    db.drop_now().await;
+}
+
+struct PgbenchResult {
+    tps: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+}
+
+/// Runs pgbench with the cart's script; latencies come from its per-
+/// transaction log.
+fn run_pgbench(
+    exe: &std::path::Path,
+    url: &str,
+    cart: &str,
+    seconds: u64,
+    uid: &str,
+    response: &str,
+) -> PgbenchResult {
+    let script = format!("{}/bench/checkout_{cart}.sql", env!("CARGO_MANIFEST_DIR"));
+    let logdir = tempfile_dir();
+    let out = Command::new(exe)
+        .current_dir(&logdir)
+        .args(["-n", "-M", "prepared", "-c", &CLIENTS.to_string(), "-j", "2"])
+        .args(["-T", &seconds.to_string(), "-f", &script, "-l", "--log-prefix=pgb"])
+        .arg("-D")
+        .arg(format!("uid={uid}"))
+        .arg("-D")
+        .arg(format!("response={response}"))
+        .arg(url)
+        .output()
+        .expect("run pgbench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pgbench failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tps = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .expect("pgbench tps");
+    let errors = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("number of failed transactions: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    // Log lines: client_id transaction_no time(us) script_no epoch us
+    let mut lat: Vec<u64> = Vec::new();
+    for entry in std::fs::read_dir(&logdir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lat.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()),
+        );
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        lat[i] as f64 / 1000.0
+    };
+    let _ = std::fs::remove_dir_all(&logdir);
+    PgbenchResult {
+        tps,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        errors,
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kasirgo-pgbench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A cheap deterministic spread of request numbers over products.
+fn fastrand(i: u64) -> u64 {
+    let mut x = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
