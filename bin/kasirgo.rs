@@ -165,12 +165,12 @@ async fn serve(port: u16) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    // Scripts and tests wait for this first line.
+    // Scripts and tests wait for the first line; the docs line comes last.
     println!("listening on http://{addr}");
-    println!("API docs:   http://{addr}/api/docs");
     if demo_created {
         println!("demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}");
     }
+    println!("API docs:   http://{addr}/api/docs");
     let result = axum::serve(listener, axum::ServiceExt::into_make_service(app))
         .with_graceful_shutdown(shutdown_signal())
         .await

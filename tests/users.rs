@@ -615,7 +615,7 @@ async fn the_cli_creates_users_and_refuses_duplicates() {
 }
 
 /// Starts `kasirgo serve` on `url` and returns it with what it printed
-/// before listening.
+/// up to its last start-up line (the docs URL).
 fn serve(url: &str) -> (std::process::Child, Vec<String>, u16) {
     use std::io::{BufRead, BufReader};
     let port = common::free_port();
@@ -630,7 +630,7 @@ fn serve(url: &str) -> (std::process::Child, Vec<String>, u16) {
     let mut printed = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        let done = line.starts_with("listening on");
+        let done = line.starts_with("API docs:");
         printed.push(line);
         if done {
             break;
