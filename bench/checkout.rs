@@ -51,10 +51,12 @@ async fn main() {
     let sample = client()
         .post(format!("{}/api/transactions", server.base))
         .bearer_auth(&token)
-        .json(&json!({"items": [{"product_id": product_id(1), "quantity": 1},
+        .json(
+            &json!({"items": [{"product_id": product_id(1), "quantity": 1},
                                 {"product_id": product_id(2), "quantity": 1},
                                 {"product_id": product_id(3), "quantity": 1}],
-                      "payment_method": "cash"}))
+                      "payment_method": "cash"}),
+        )
         .send()
         .await
         .unwrap();
@@ -67,7 +69,14 @@ async fn main() {
         "cart", "via", "sales/s", "p50 ms", "p99 ms", "errors"
     );
     for cart in ["hot", "spread"] {
-        let pg = run_pgbench(&pgbench, &db.url, cart, seconds, &cashier_id.to_string(), &response_doc);
+        let pg = run_pgbench(
+            &pgbench,
+            &db.url,
+            cart,
+            seconds,
+            &cashier_id.to_string(),
+            &response_doc,
+        );
         println!(
             "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
             cart, "pgbench", pg.tps, pg.p50, pg.p99, pg.errors
@@ -148,8 +157,23 @@ fn run_pgbench(
     let logdir = tempfile_dir();
     let out = Command::new(exe)
         .current_dir(&logdir)
-        .args(["-n", "-M", "prepared", "-c", &CLIENTS.to_string(), "-j", "2"])
-        .args(["-T", &seconds.to_string(), "-f", &script, "-l", "--log-prefix=pgb"])
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+        ])
+        .args([
+            "-T",
+            &seconds.to_string(),
+            "-f",
+            &script,
+            "-l",
+            "--log-prefix=pgb",
+        ])
         .arg("-D")
         .arg(format!("uid={uid}"))
         .arg("-D")

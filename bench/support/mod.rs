@@ -92,7 +92,9 @@ impl Drop for DevServer {
 }
 
 pub fn release_binary(name: &str) -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release").join(name);
+    let exe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/release")
+        .join(name);
     assert!(
         exe.exists(),
         "build it first: cargo build --release --bins ({} missing)",
