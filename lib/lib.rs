@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod money;
 pub mod patch;
+pub mod reports;
 pub mod routes;
 pub mod sales;
 pub mod serverless;

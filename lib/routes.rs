@@ -166,6 +166,14 @@ pub static REFUNDS: Function = Function {
     router: crate::sales::http::refunds,
 };
 
+pub static REPORTS: Function = Function {
+    bin: "reports-kind",
+    file: "api/reports/[kind].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::reports::http::router,
+};
+
 /// Every function, in the order the docs list them.
 pub static FUNCTIONS: &[&Function] = &[
     &HEALTH,
@@ -184,6 +192,7 @@ pub static FUNCTIONS: &[&Function] = &[
     &TRANSACTIONS,
     &TRANSACTIONS_ID,
     &REFUNDS,
+    &REPORTS,
     &DOCS,
 ];
 

@@ -1,0 +1,4 @@
+//! `/api/reports/daily`, `/api/reports/monthly`, `/api/reports/summary`
+fn main() -> std::process::ExitCode {
+    kasirgo::serverless::run(&kasirgo::routes::REPORTS)
+}
