@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kasirgo::config::Config;
 use kasirgo::error::ApiError;
-use kasirgo::{db, dev, routes, serverless, state::AppState, users};
+use kasirgo::{db, demo, dev, routes, serverless, state::AppState, users};
 
 #[derive(Parser)]
 #[command(name = "kasirgo", version, about = "KasirGo point-of-sale backend")]
@@ -35,6 +35,9 @@ enum Cmd {
         #[arg(long)]
         role: String,
     },
+    /// Seed a demo store (staff, categories, products, three days of sales)
+    /// into DATABASE_URL's database, which must have no products yet.
+    SeedDemo,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
                 password,
                 role,
             } => create_user(&username, &password, &role).await,
+            Cmd::SeedDemo => seed_demo().await,
         }
     });
     match result {
@@ -86,21 +90,41 @@ async fn migrate() -> Result<(), String> {
     Ok(())
 }
 
-async fn create_user(username: &str, password: &str, role: &str) -> Result<(), String> {
+/// Migrates, then connects to `DATABASE_URL` for an admin command.
+async fn admin_pool() -> Result<sqlx::PgPool, String> {
     migrate().await?;
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .ok_or("configuration error: DATABASE_URL is not set")?;
-    let pool = sqlx::PgPool::connect_with(
-        db::connect_options(&url).map_err(|e| format!("DATABASE_URL: {e}"))?,
-    )
-    .await
-    .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
+    sqlx::PgPool::connect_with(db::connect_options(&url).map_err(|e| format!("DATABASE_URL: {e}"))?)
+        .await
+        .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))
+}
+
+async fn create_user(username: &str, password: &str, role: &str) -> Result<(), String> {
+    let pool = admin_pool().await?;
     let user = users::create_checked(&pool, username, password, role)
         .await
         .map_err(describe)?;
     println!("created {} {} ({})", user.role, user.username, user.id);
+    Ok(())
+}
+
+async fn seed_demo() -> Result<(), String> {
+    let pool = admin_pool().await?;
+    let seeded = demo::seed(&pool).await.map_err(describe)?;
+    println!(
+        "seeded {} categories, {} products, {} sales, {} refund",
+        seeded.categories, seeded.products, seeded.sales, seeded.refunds
+    );
+    println!(
+        "logins: {} / {} (owner), {} / {} (cashier)",
+        demo::OWNER.0,
+        demo::OWNER.1,
+        demo::CASHIER.0,
+        demo::CASHIER.1
+    );
     Ok(())
 }
 
@@ -116,8 +140,8 @@ async fn ensure_demo_owner(pool: &sqlx::PgPool) -> Result<bool, String> {
     Ok(true)
 }
 
-const DEMO_USERNAME: &str = "owner";
-const DEMO_PASSWORD: &str = "kasirgo-demo";
+const DEMO_USERNAME: &str = demo::OWNER.0;
+const DEMO_PASSWORD: &str = demo::OWNER.1;
 
 /// An API error as a line for the terminal, fields included.
 fn describe(err: ApiError) -> String {

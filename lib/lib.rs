@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cloudinary;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod dev;
 pub mod docs;
 pub mod error;
