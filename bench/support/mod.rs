@@ -73,10 +73,12 @@ impl DevServer {
             .spawn()
             .expect("start the dev server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         assert!(line.starts_with("listening on"), "dev server said {line:?}");
+        // Keep reading: `serve` prints more lines after this one (demo
+        // login, docs URL) and panics on a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         DevServer {
             child,
             base: format!("http://127.0.0.1:{port}"),
