@@ -69,6 +69,30 @@ pub fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
 
 use chrono::TimeZone;
 
+/// The `LIKE` prefix of the transaction numbers a number-shaped `q` can
+/// match: `TRX-…` (digits and dashes after it) or `YYYYMMDD[-NNNN…]`.
+///
+/// Numbers are `TRX-YYYYMMDD-NNNN`, made only by checkout, so such a `q`
+/// can occur in a number only at its start (`TRX-` once, the 8-digit date
+/// right after it): a prefix lookup in a B-tree instead of trigrams that
+/// every number shares ("TRX", "202", ...), which make the trigram index
+/// read most of its posting lists. Such a `q` has no spaces, so it cannot
+/// straddle the number, the name and the notes either.
+pub fn number_prefix(q: &str) -> Option<String> {
+    let q = q.trim().to_ascii_uppercase();
+    let digits_and_dashes = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    if let Some(rest) = q.strip_prefix("TRX-") {
+        return digits_and_dashes(rest).then(|| format!("{q}%"));
+    }
+    let (date, tail) = q.split_at_checked(8)?;
+    let date_ok = date.bytes().all(|b| b.is_ascii_digit());
+    let tail_ok = tail.is_empty()
+        || tail
+            .strip_prefix('-')
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    (date_ok && tail_ok).then(|| format!("TRX-{q}%"))
+}
+
 pub async fn search(
     conn: &mut PgConnection,
     filter: &SaleFilter,
@@ -96,6 +120,7 @@ pub async fn search(
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(like_pattern);
+    let number = filter.q.as_deref().and_then(number_prefix);
     let since = filter.from.map(|d| day_start(tz, d));
     let until = filter
         .to
@@ -115,8 +140,10 @@ pub async fn search(
                   s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at,
                   (SELECT count(*) FROM sale_lines l WHERE l.sale_id = s.id) AS "item_count!"
            FROM sales s JOIN users u ON u.id = s.cashier_id
-           WHERE ($1::text IS NULL
+           WHERE ($1::text IS NULL OR $12::text IS NOT NULL
                   OR (s.transaction_no || ' ' || s.customer_name || ' ' || s.notes) ILIKE $1)
+             AND ($12::text IS NULL OR s.transaction_no LIKE $12
+                  OR (s.customer_name || ' ' || s.notes) ILIKE $1)
              AND ($2::timestamptz IS NULL OR s.occurred_at >= $2)
              AND ($3::timestamptz IS NULL OR s.occurred_at < $3)
              AND ($4::text IS NULL OR s.status = $4)
@@ -138,6 +165,7 @@ pub async fn search(
         before.map(|b| b.at),
         before.map(|b| b.id),
         limit,
+        number,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -163,4 +191,37 @@ pub async fn search(
             created_at: r.created_at,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_prefix;
+
+    #[test]
+    fn number_shaped_queries_become_prefixes() {
+        let p = number_prefix;
+        assert_eq!(
+            p("TRX-20261124-0042").as_deref(),
+            Some("TRX-20261124-0042%")
+        );
+        assert_eq!(p(" trx-2026 ").as_deref(), Some("TRX-2026%"));
+        assert_eq!(p("TRX-").as_deref(), Some("TRX-%"));
+        assert_eq!(p("20261124").as_deref(), Some("TRX-20261124%"));
+        assert_eq!(p("20261124-004").as_deref(), Some("TRX-20261124-004%"));
+        assert_eq!(p("20261124-").as_deref(), Some("TRX-20261124-%"));
+        for other in [
+            "0042",
+            "1124-0042",
+            "2026112",
+            "20261124x",
+            "20261124-00a",
+            "TRX-2026 budi",
+            "TRX",
+            "budi",
+            "trx-20261124_1",
+            "",
+        ] {
+            assert_eq!(p(other), None, "{other}");
+        }
+    }
 }
