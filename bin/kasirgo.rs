@@ -36,7 +36,8 @@ enum Cmd {
         role: String,
     },
     /// Seed a demo store (staff, categories, products, three days of sales)
-    /// into DATABASE_URL's database, which must have no products yet.
+    /// into the dev server's database (DATABASE_URL if set), which must
+    /// have no products yet.
     SeedDemo,
 }
 
@@ -112,8 +113,18 @@ async fn create_user(username: &str, password: &str, role: &str) -> Result<(), S
 }
 
 async fn seed_demo() -> Result<(), String> {
-    let pool = admin_pool().await?;
-    let seeded = demo::seed(&pool).await.map_err(describe)?;
+    // The dev server's database unless DATABASE_URL names another.
+    let (server, url) = dev_database().await?;
+    db::migrate(&url)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    let pool = sqlx::PgPool::connect_with(db::connect_options(&url).map_err(|e| e.to_string())?)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let seeded = demo::seed(&pool).await.map_err(describe);
+    pool.close().await;
+    drop(server);
+    let seeded = seeded?;
     println!(
         "seeded {} categories, {} products, {} sales, {} refund",
         seeded.categories, seeded.products, seeded.sales, seeded.refunds
@@ -156,16 +167,23 @@ fn describe(err: ApiError) -> String {
     }
 }
 
-async fn serve(port: u16) -> Result<(), String> {
-    // Holds the local cluster, if one was started, until the server stops.
+/// The dev database: `DATABASE_URL`, else `kasirgo_dev` on the server
+/// [`dev::locate`] finds or starts (kept running while the value lives).
+async fn dev_database() -> Result<(dev::LocalServer, String), String> {
     let server = dev::locate().await.map_err(|e| e.to_string())?;
-    let database_url = if std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+    let url = if std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         server.admin_url.clone()
     } else {
         dev::ensure_database(&server.admin_url, "kasirgo_dev")
             .await
             .map_err(|e| e.to_string())?
     };
+    Ok((server, url))
+}
+
+async fn serve(port: u16) -> Result<(), String> {
+    // Holds the local cluster, if one was started, until the server stops.
+    let (server, database_url) = dev_database().await?;
     let jwt_secret = dev_jwt_secret().map_err(|e| format!("cannot keep a dev JWT secret: {e}"))?;
     let config = Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
