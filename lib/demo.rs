@@ -18,8 +18,11 @@ use crate::users;
 pub const OWNER: (&str, &str) = ("owner", "kasirgo-demo");
 pub const CASHIER: (&str, &str) = ("kasir", "kasirgo-demo");
 
-/// category, [(name, sku, price, cost, stock)]
-const CATALOG: &[(&str, &[(&str, &str, i64, i64, i32)])] = &[
+/// (name, sku, price, cost, opening stock)
+type Item = (&'static str, &'static str, i64, i64, i32);
+
+/// Categories and their products.
+const CATALOG: &[(&str, &[Item])] = &[
     (
         "Kopi",
         &[
