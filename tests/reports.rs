@@ -324,6 +324,25 @@ async fn daily_figures_are_exact_on_store_local_days() {
     assert_eq!(body["timezone"], "UTC");
     assert_eq!(body["results"][1]["transactions"], 1);
     assert_eq!(body["results"][1]["gross_sales"], "10000.00");
+
+    // A +05:45 zone: local days do not start on the hour, so the figures
+    // come from the raw rows; S2 (17:30 UTC) is at 23:15 there.
+    sqlx::query("UPDATE store_settings SET timezone = 'Asia/Kathmandu'")
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    let r = s
+        .app
+        .get(
+            &format!("/api/reports/daily?from={}&to={}", day(4), day(0)),
+            Some(&s.manager),
+        )
+        .await;
+    let body = ok(&r);
+    assert_eq!(body["timezone"], "Asia/Kathmandu");
+    assert_eq!(body["results"][2]["transactions"], 1);
+    assert_eq!(body["results"][2]["tax"], "1100.00");
+    assert_eq!(figures(&body["totals"]), all_days());
 }
 
 #[tokio::test]
