@@ -10,7 +10,7 @@
 //!     ratio. One client (latency), then 4 concurrent clients (rate).
 //!
 //! `cargo build --release --bins --examples && cargo run --release --example bench-catalog`
-//! (`ROUNDS=40` rounds over the terms, `SECONDS=10` per concurrent phase).
+//! (`ROUNDS=40` rounds over the terms, `BENCH_SECONDS=10` per concurrent phase).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -109,7 +109,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
-    let seconds: u64 = std::env::var("SECONDS")
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
