@@ -12,7 +12,8 @@
 //! (`kasirgo::sales::search::search`) on a direct connection.
 //!
 //! `cargo build --release --bins --examples && cargo run --release --example bench-search`
-//! (`SALES=1000000`, `ROUNDS=30` per case).
+//! (`SALES=1000000`, `ROUNDS=30` per case; `KEEP_DB=1` keeps the generated
+//! database for EXPLAIN ANALYZE).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -399,5 +400,10 @@ async fn main() {
 
     drop(conn);
     drop(server);
-    db.drop_now().await;
+    if std::env::var_os("KEEP_DB").is_some() {
+        // For EXPLAIN ANALYZE on the generated data; drop it by hand.
+        println!("kept database {} (KEEP_DB)", db.name);
+    } else {
+        db.drop_now().await;
+    }
 }

@@ -5,6 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use chrono::{DurationRound, TimeZone};
 use common::shop::{staff, stock_of, stocked};
 use common::{Reply, TestApp, assert_error};
 use serde_json::{Value, json};
@@ -401,4 +402,137 @@ async fn concurrent_refunds_never_over_refund() {
         .unwrap();
     assert_eq!(sum.to_string(), "23.31", "refund rows add up to the sale");
     assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 10);
+}
+
+/// Name/notes search across time: matches minutes to years old, on both
+/// sides of 3, 30 and 365 days back (the windows a windowed search, newest
+/// window first, would use), ties on one instant, pages that straddle them,
+/// a cursor, `to`, `from` and a cashier's own sales still give every match
+/// exactly once, newest first.
+#[tokio::test]
+async fn text_search_pages_across_time_windows() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    let (_, other) = staff(&app, "cashier").await;
+    let p = stocked(&app, &manager, "10000", 1000).await;
+    // (customer, hours ago, seller): "Wiryo" matches 13 times; the ties
+    // share an instant (then newest first by id).
+    let sales = [
+        ("Wiryo A", 1, &cashier),
+        ("Other", 2, &cashier),
+        ("Wiryo B", 30, &other),
+        ("Wiryo C", 71, &cashier),
+        ("Wiryo D", 73, &cashier),
+        ("Other", 100, &other),
+        ("Wiryo E", 24 * 29, &other),
+        ("Wiryo F", 24 * 31, &cashier),
+        ("Wiryo G", 24 * 31, &cashier),
+        ("Wiryo H", 24 * 200, &cashier),
+        ("Other", 24 * 300, &cashier),
+        ("Wiryo I", 24 * 364, &other),
+        ("Wiryo J", 24 * 366, &cashier),
+        ("Wiryo K", 24 * 700, &cashier),
+        ("Wiryo L", 24 * 700, &other),
+        ("Wiryo M", 24 * 2000, &cashier),
+    ];
+    let mut expected = Vec::new();
+    for (name, hours, seller) in sales {
+        let sale = sell(
+            &app,
+            seller,
+            json!({"items": [{"product_id": p["id"], "quantity": 1}], "customer_name": name,
+                   "notes": "", "payment_method": "cash"}),
+        )
+        .await;
+        // Older than checkout accepts: as if synced long ago.
+        sqlx::query("UPDATE sales SET occurred_at = date_trunc('hour', now()) - $2 * interval '1 hour' WHERE id = $1::uuid")
+            .bind(sale["id"].as_str().unwrap())
+            .bind(hours)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        expected.push((
+            hours,
+            sale["id"].as_str().unwrap().to_string(),
+            name,
+            seller == &cashier,
+        ));
+    }
+    // Newest first, then by id descending.
+    expected.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    // (hours ago, id, customer, sold by `cashier`)
+    type Sold<'a> = (i32, String, &'a str, bool);
+    let wanted = |f: &dyn Fn(&Sold) -> bool| -> Vec<String> {
+        expected
+            .iter()
+            .filter(|e| e.2.starts_with("Wiryo") && f(e))
+            .map(|e| e.2.to_string())
+            .collect()
+    };
+    let walk = |query: String, token: String| {
+        let app = &app;
+        async move {
+            let mut seen = Vec::new();
+            let mut path = format!("/api/transactions?{query}");
+            loop {
+                let r = app.get(&path, Some(&token)).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                seen.extend(numbers(&r));
+                match r.body["next_cursor"].as_str() {
+                    Some(c) => path = format!("/api/transactions?{query}&cursor={c}"),
+                    None => break,
+                }
+            }
+            seen
+        }
+    };
+    let all = wanted(&|_| true);
+    assert_eq!(all.len(), 13);
+    for limit in [1, 2, 3, 4, 5, 13, 50] {
+        assert_eq!(
+            walk(format!("q=wiryo&limit={limit}"), manager.clone()).await,
+            all,
+            "limit {limit}"
+        );
+        assert_eq!(
+            walk(format!("q=wiryo&limit={limit}"), cashier.clone()).await,
+            wanted(&|e| e.3),
+            "cashier, limit {limit}"
+        );
+    }
+    // `to` a store-local date 10 days back: windows back from its end.
+    let to = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Jakarta)
+        - chrono::Duration::days(10))
+    .date_naive();
+    let day_start = |d: chrono::NaiveDate| {
+        chrono_tz::Asia::Jakarta
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let to_end = day_start(to.succ_opt().unwrap());
+    let now_hour = chrono::Utc::now()
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap();
+    for limit in [1, 2, 3, 50] {
+        assert_eq!(
+            walk(format!("q=wiryo&to={to}&limit={limit}"), manager.clone()).await,
+            wanted(&|e| now_hour - chrono::Duration::hours(e.0.into()) < to_end),
+            "to, limit {limit}"
+        );
+    }
+    // `from` cuts the windows short.
+    let from = to - chrono::Duration::days(400);
+    assert_eq!(
+        walk(
+            format!("q=wiryo&from={from}&to={to}&limit=2"),
+            manager.clone()
+        )
+        .await,
+        wanted(&|e| {
+            let at = now_hour - chrono::Duration::hours(e.0.into());
+            at >= day_start(from) && at < to_end
+        }),
+    );
 }
