@@ -168,7 +168,11 @@ async fn http_round(base: &str, token: &str, hot: bool, duration: Duration) -> s
                 .json(&body)
                 .send()
                 .await;
-            matches!(res, Ok(r) if r.status() == 201)
+            // Read the body: a response dropped unread closes its connection.
+            match res {
+                Ok(r) if r.status() == 201 => r.bytes().await.is_ok(),
+                _ => false,
+            }
         }
     })
     .await
