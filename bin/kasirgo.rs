@@ -84,27 +84,32 @@ async fn migrate() -> Result<(), String> {
         .filter(|u| !u.is_empty())
         .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
         .ok_or("configuration error: DATABASE_URL_UNPOOLED (or DATABASE_URL) is not set")?;
-    db::migrate(&url)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
+    migrate_to(&url).await?;
     eprintln!("kasirgo: migrations applied");
     Ok(())
 }
 
-/// Migrates, then connects to `DATABASE_URL` for an admin command.
-async fn admin_pool() -> Result<sqlx::PgPool, String> {
+/// Applies the pending migrations to `url`.
+async fn migrate_to(url: &str) -> Result<(), String> {
+    db::migrate(url)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))
+}
+
+/// A pool on `url` for an admin command; `name` says where the URL came from.
+async fn admin_pool(url: &str, name: &str) -> Result<sqlx::PgPool, String> {
+    sqlx::PgPool::connect_with(db::connect_options(url).map_err(|e| format!("{name}: {e}"))?)
+        .await
+        .map_err(|e| format!("cannot connect to {name}: {e}"))
+}
+
+async fn create_user(username: &str, password: &str, role: &str) -> Result<(), String> {
     migrate().await?;
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .ok_or("configuration error: DATABASE_URL is not set")?;
-    sqlx::PgPool::connect_with(db::connect_options(&url).map_err(|e| format!("DATABASE_URL: {e}"))?)
-        .await
-        .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))
-}
-
-async fn create_user(username: &str, password: &str, role: &str) -> Result<(), String> {
-    let pool = admin_pool().await?;
+    let pool = admin_pool(&url, "DATABASE_URL").await?;
     let user = users::create_checked(&pool, username, password, role)
         .await
         .map_err(describe)?;
@@ -115,12 +120,8 @@ async fn create_user(username: &str, password: &str, role: &str) -> Result<(), S
 async fn seed_demo() -> Result<(), String> {
     // The dev server's database unless DATABASE_URL names another.
     let (server, url) = dev_database().await?;
-    db::migrate(&url)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
-    let pool = sqlx::PgPool::connect_with(db::connect_options(&url).map_err(|e| e.to_string())?)
-        .await
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    migrate_to(&url).await?;
+    let pool = admin_pool(&url, &url).await?;
     let seeded = demo::seed(&pool).await.map_err(describe);
     pool.close().await;
     drop(server);
@@ -195,9 +196,7 @@ async fn serve(port: u16) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
 
-    db::migrate(config.migration_url())
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
+    migrate_to(config.migration_url()).await?;
     let state = AppState::new(config).map_err(|e| e.to_string())?;
     let demo_created = ensure_demo_owner(&state.db).await?;
 
