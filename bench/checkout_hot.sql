@@ -1,14 +1,15 @@
--- pgbench mirror of one checkout as lib/sales/checkout.rs runs it (the
--- idempotency lookup, BEGIN, the sorted lock-and-read, the one write
+-- pgbench mirror of one checkout as lib/sales/checkout.rs runs it (BEGIN,
+-- the sorted lock-and-read with its idempotency check, the one write
 -- statement, COMMIT), for bench/checkout.rs to compare HTTP against.
 -- Variables: uid (the cashier), response (a response-sized JSON document),
 -- set with -D; products are numbered 1..1000 with ids 00000000-...-<n>.
 -- hot cart: the same 3 products in every sale.
 \set sid random(1, 9223372036854775806)
-SELECT request_hash, response FROM idempotency_keys WHERE user_id = :uid::uuid AND key = md5(:sid || 'k')::uuid;
 BEGIN;
 SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
-       s.tax_rate, s.timezone, u.username
+       s.tax_rate, s.timezone, u.username,
+       EXISTS (SELECT 1 FROM idempotency_keys k
+               WHERE k.user_id = :uid::uuid AND k.key = md5(:sid || 'k')::uuid) AS sold
 FROM products p
 CROSS JOIN store_settings s
 CROSS JOIN users u

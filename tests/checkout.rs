@@ -492,12 +492,15 @@ async fn a_retried_checkout_replays_and_never_sells_twice() {
     assert_eq!(count(&app, "sales").await, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ten_simultaneous_retries_make_one_sale() {
+/// The same Idempotency-Key sent 10 times at once for 3 units of a
+/// product with `stock`: one sale, and every answer is that sale (a replay
+/// or the sale itself, never "insufficient stock" when the first attempt
+/// took the last units).
+async fn ten_at_once(stock: i32) {
     let app = TestApp::with_config(&[("DB_MAX_CONNECTIONS", "12")]).await;
     let (_, cashier) = staff(&app, "cashier").await;
     let (_, manager) = staff(&app, "manager").await;
-    let p = stocked(&app, &manager, "1000", 100).await;
+    let p = stocked(&app, &manager, "1000", stock).await;
     let key = uuid::Uuid::new_v4().to_string();
     let body = json!({"items": [line(&p, 3)], "payment_method": "cash"});
     let tasks: Vec<_> = (0..10)
@@ -513,17 +516,71 @@ async fn ten_simultaneous_retries_make_one_sale() {
     let mut ids = BTreeSet::new();
     for t in tasks {
         let (status, body) = t.await.unwrap();
-        match status {
-            StatusCode::CREATED => {
-                ids.insert(body["id"].as_str().unwrap().to_string());
-            }
-            StatusCode::CONFLICT => assert_eq!(body["code"], "request_in_progress"),
-            other => panic!("unexpected {other}: {body}"),
-        }
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.insert(body["id"].as_str().unwrap().to_string());
     }
     assert_eq!(ids.len(), 1, "every answer is the one sale");
     assert_eq!(count(&app, "sales").await, 1);
-    assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 97);
+    assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, stock - 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_simultaneous_retries_make_one_sale() {
+    ten_at_once(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_simultaneous_retries_of_the_last_units_make_one_sale() {
+    ten_at_once(3).await;
+}
+
+#[tokio::test]
+async fn a_retry_replays_after_its_units_ran_out_or_its_product_went() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let p = stocked(&app, &manager, "1000", 2).await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = json!({"items": [line(&p, 2)], "payment_method": "cash"});
+    let first = checkout(&app, &manager, body.clone(), Some(&key)).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+
+    // The first sale took the last units.
+    let again = checkout(&app, &manager, body.clone(), Some(&key)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    // Another body under the key is still a reused key, not a short line.
+    let other = checkout(
+        &app,
+        &manager,
+        json!({"items": [line(&p, 1)], "payment_method": "cash"}),
+        Some(&key),
+    )
+    .await;
+    assert_error(
+        &other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
+    // Without the key, the same cart is short.
+    let short = checkout(&app, &manager, body.clone(), None).await;
+    assert_error(&short, StatusCode::CONFLICT, "insufficient_stock");
+
+    // The product is deleted since: the retry still gets its sale.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/products/{}", p["id"].as_str().unwrap()),
+            None,
+            Some(&manager),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let again = checkout(&app, &manager, body, Some(&key)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    assert_eq!(count(&app, "sales").await, 1);
 }
 
 #[tokio::test]

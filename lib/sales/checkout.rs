@@ -5,7 +5,8 @@
 //!
 //! Round trips are few on purpose (BEGIN, lock-and-read, one write
 //! statement, COMMIT): every one costs CPU on both ends, and both ends share
-//! the machine with every other checkout.
+//! the machine with every other checkout. So a retry is recognised by the
+//! lock-and-read itself, not by a lookup of its own before every sale.
 
 use std::collections::BTreeMap;
 
@@ -212,8 +213,38 @@ pub async fn checkout(
     req: CheckoutRequest,
     idempotency: Option<Idempotency>,
 ) -> ApiResult<Outcome> {
+    let result = sell(conn, user_id, &req, idempotency.as_ref()).await;
+    let Some(key) = idempotency else {
+        return result
+            .map(|sale| Outcome::Created(sale.expect("only a key finds an earlier sale")));
+    };
+    if let Ok(Some(sale)) = result {
+        return Ok(Outcome::Created(sale));
+    }
+    // A sale under this key committed before this attempt could make one.
+    // Or this attempt failed, and may be the retry of a sale that took the
+    // last units, or sold a product deleted since: the first answer stands.
+    match find_replay(conn, user_id, key.key, &key.hash).await? {
+        Some(Replay::Same(response)) => Ok(Outcome::Replayed(response)),
+        Some(Replay::Mismatch) => Err(key_reused()),
+        None => match result {
+            Err(e) => Err(e),
+            Ok(_) => Err(ApiError::internal("idempotency key vanished")),
+        },
+    }
+}
+
+/// One sale, or `Ok(None)` when a sale under the same idempotency key was
+/// committed first: seen by the lock-and-read (no extra round trip before
+/// it), or by the key's primary key when both attempts ran at once.
+async fn sell(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    req: &CheckoutRequest,
+    idempotency: Option<&Idempotency>,
+) -> ApiResult<Option<Box<Sale>>> {
     let now = Utc::now();
-    let checked = check(&req, now)?;
+    let checked = check(req, now)?;
 
     // Units wanted per product; BTreeMap: locks are taken in id order.
     let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
@@ -227,11 +258,14 @@ pub async fn checkout(
         attempt += 1;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // Lock every product of the cart, in id order, so that carts sharing
-        // products queue instead of deadlocking; read prices and stock.
+        // products queue instead of deadlocking; read prices and stock, and
+        // whether this key already has a sale.
         let rows = sqlx::query!(
             r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
                       s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
-                      u.username AS "username!"
+                      u.username AS "username!",
+                      EXISTS (SELECT 1 FROM idempotency_keys k
+                              WHERE k.user_id = $2 AND k.key = $3) AS "sold!"
                FROM products p
                CROSS JOIN store_settings s
                CROSS JOIN users u
@@ -240,9 +274,13 @@ pub async fn checkout(
                FOR NO KEY UPDATE OF p"#,
             &ids,
             user_id,
+            idempotency.map(|i| i.key) as Option<Uuid>,
         )
         .fetch_all(&mut *tx)
         .await?;
+        if rows.first().is_some_and(|r| r.sold) {
+            return Ok(None);
+        }
 
         let found: BTreeMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
         let mut c = Check::new();
@@ -412,8 +450,8 @@ pub async fn checkout(
             &sale.items.iter().map(|l| l.quantity).collect::<Vec<_>>(),
             &sale.items.iter().map(|l| l.line_total.amount()).collect::<Vec<_>>(),
             &sale.items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
-            idempotency.as_ref().map(|i| i.key),
-            idempotency.as_ref().map(|i| i.hash.clone()),
+            idempotency.map(|i| i.key),
+            idempotency.map(|i| i.hash.clone()),
             response,
         )
         .fetch_one(&mut *tx)
@@ -423,18 +461,12 @@ pub async fn checkout(
             Ok(number) => {
                 tx.commit().await?;
                 sale.transaction_no = number;
-                return Ok(Outcome::Created(Box::new(sale)));
+                return Ok(Some(Box::new(sale)));
             }
+            // A concurrent attempt with the same key committed first: this
+            // one is rolled back whole, and answers as a retry.
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("idempotency_keys_pkey") => {
-                // A concurrent attempt with the same key committed first:
-                // this one is rolled back whole, and answers as a retry.
-                drop(tx);
-                let key = idempotency.as_ref().expect("a key was sent");
-                return match find_replay(conn, user_id, key.key, &key.hash).await? {
-                    Some(Replay::Same(response)) => Ok(Outcome::Replayed(response)),
-                    Some(Replay::Mismatch) => Err(key_reused()),
-                    None => Err(ApiError::internal("idempotency key vanished")),
-                };
+                return Ok(None);
             }
             // The first sale of a new day raced another for the day's base
             // number: the loser retries once the base exists.

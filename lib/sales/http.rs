@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::checkout::{self, CheckoutRequest, Idempotency, Outcome, Replay};
+use super::checkout::{self, CheckoutRequest, Idempotency, Outcome};
 use super::refunds::{self, Refund, RefundFilter, RefundRequest};
 use super::search::{self, Before, SaleFilter, SaleSummary};
 use super::{Sale, detail};
@@ -81,13 +81,6 @@ async fn create_sale(
     let hash = checkout::request_hash(&body);
     let request: CheckoutRequest = from_value(body)?;
     let mut conn = state.db.acquire().await?;
-    if let Some(key) = key {
-        match checkout::find_replay(&mut conn, auth.user_id, key, &hash).await? {
-            Some(Replay::Same(response)) => return Ok(replayed(&response)),
-            Some(Replay::Mismatch) => return Err(checkout::key_reused()),
-            None => {}
-        }
-    }
     let idempotency = key.map(|key| Idempotency { key, hash });
     match checkout::checkout(&mut conn, auth.user_id, request, idempotency).await? {
         Outcome::Created(sale) => Ok((StatusCode::CREATED, Json(sale)).into_response()),
