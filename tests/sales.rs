@@ -536,3 +536,97 @@ async fn text_search_pages_across_time_windows() {
         }),
     );
 }
+
+/// Every trigram the search asks the slices index for is one pg_trgm
+/// itself finds in a text containing `q`, whatever the case, punctuation
+/// or non-ASCII letters: otherwise the index would hide a match.
+#[tokio::test]
+async fn search_trigrams_are_in_every_text_that_matches() {
+    let db = common::TestDb::new().await;
+    let texts = [
+        "Meja 12, extra-ice",
+        "GoFood order #004212",
+        "Angelina Tanjung",
+        "café Ñoño 5x pedas",
+        "İstanbul KELVIN ẞtraße",
+        "a_b%c\\d  spaced   out ",
+    ];
+    let mut checked = 0;
+    for text in texts {
+        let chars: Vec<char> = text.chars().collect();
+        for i in 0..chars.len() {
+            for j in i + 1..=chars.len() {
+                // Substrings, and the same in the other case where ASCII.
+                let q: String = chars[i..j].iter().collect();
+                for q in [q.clone(), q.to_ascii_uppercase()] {
+                    let trigrams = kasirgo::sales::search::trigrams_in(&q);
+                    let (matches, has_all): (bool, bool) =
+                        sqlx::query_as("SELECT $1 ILIKE $2, show_trgm($1) @> $3::text[]")
+                            .bind(text)
+                            .bind(kasirgo::catalog::products::like_pattern(&q))
+                            .bind(&trigrams)
+                            .fetch_one(&db.pool)
+                            .await
+                            .unwrap();
+                    assert!(matches, "{q:?} in {text:?}");
+                    assert!(has_all, "{q:?} in {text:?}: {trigrams:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
+}
+
+/// Sales on both sides of a time-slice edge of the search index (and on
+/// it), paged one by one, newest first, with a cursor that stops on the
+/// edge.
+#[tokio::test]
+async fn text_search_pages_across_a_time_slice_edge() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let p = stocked(&app, &manager, "1000", 100).await;
+    // Slice 693 starts at 693 * 2,592,000 s after the epoch.
+    let offsets_us = [
+        -1_000_000i64,
+        -1,
+        0,
+        1,
+        2_592_000_000_000 - 1,
+        2_592_000_000_000,
+    ];
+    let mut expected = Vec::new();
+    for (i, us) in offsets_us.iter().enumerate() {
+        let name = format!("Kusnadi {i}");
+        let sale = sell(
+            &app,
+            &manager,
+            json!({"items": [{"product_id": p["id"], "quantity": 1}], "customer_name": name,
+                   "payment_method": "cash"}),
+        )
+        .await;
+        sqlx::query(
+            "UPDATE sales SET occurred_at = to_timestamp(693 * 2592000) + $2 * interval '1 microsecond'
+             WHERE id = $1::uuid",
+        )
+        .bind(sale["id"].as_str().unwrap())
+        .bind(us)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+        expected.push(name);
+    }
+    expected.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/api/transactions?q=kusnadi&limit=1".to_string();
+    loop {
+        let r = app.get(&path, Some(&manager)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        seen.extend(numbers(&r));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/transactions?q=kusnadi&limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
