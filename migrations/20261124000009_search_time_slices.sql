@@ -18,13 +18,20 @@ CREATE FUNCTION sale_time_slice(at timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN floor(extract(epoch FROM at - timestamptz '1970-01-01 00:00+00') / 2592000);
 
+-- Every checkout computes this for its sale, so it is one expression that
+-- Postgres inlines (a subquery here would start an executor per row and
+-- cost checkout ~20% of its throughput in pgbench; this costs ~9%, most of
+-- it the index insert). Trigrams hold no "|" (alphanumerics, spaces, or
+-- 0x... for other letters). An empty name and notes give one key "N:"
+-- that no search asks for.
 CREATE FUNCTION sale_search_keys(occurred_at timestamptz, customer_name text, notes text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN ARRAY(
-    SELECT sale_time_slice(occurred_at) || ':' || t
-    FROM unnest(show_trgm(customer_name || ' ' || notes)) AS t
-);
+RETURN string_to_array(
+    sale_time_slice(occurred_at) || ':'
+        || array_to_string(show_trgm(customer_name || ' ' || notes),
+                           '|' || sale_time_slice(occurred_at) || ':'),
+    '|');
 
 CREATE INDEX sales_search_slices ON sales
     USING gin (sale_search_keys(occurred_at, customer_name, notes));
