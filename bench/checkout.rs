@@ -45,6 +45,12 @@ async fn main() {
     .await
     .unwrap();
     let (cashier_id, token) = staff(&mut conn, "cashier").await;
+    // Statistics, as a shop whose catalog has been there a while has them
+    // (autovacuum analyses within a minute or so). Without them the
+    // server's pooled connections cache plans made for empty tables, such
+    // as reading every product to find a cart's three, until autovacuum
+    // runs; pgbench, reconnecting every round, suffers less.
+    sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
     let server = DevServer::start(&db.url);
     let pgbench = kasirgo::dev::find_bindir()
         .map(|d| d.join("pgbench"))
