@@ -364,8 +364,6 @@ async fn sell(
             items: lines,
             refunds: None,
         };
-        let response = serde_json::to_value(&sale).map_err(ApiError::internal)?;
-
         let unit_costs: Vec<Decimal> = sale
             .items
             .iter()
@@ -452,7 +450,8 @@ async fn sell(
             &sale.items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
             idempotency.map(|i| i.key),
             idempotency.map(|i| i.hash.clone()),
-            response,
+            // The answer a retry replays, written straight from the sale.
+            sqlx::types::Json(&sale) as _,
         )
         .fetch_one(&mut *tx)
         .await;
