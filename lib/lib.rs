@@ -27,10 +27,3 @@ pub mod sync;
 pub mod uploads;
 pub mod users;
 pub mod validate;
-
-/// mimalloc instead of glibc's malloc for every binary: a checkout makes
-/// many small, short-lived allocations (JSON values, strings, query
-/// buffers), and glibc's malloc was ~15% of the server's CPU in a profile
-/// of `bench/checkout`.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
