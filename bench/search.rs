@@ -139,6 +139,14 @@ fn q(kind: &'static str, term: &str) -> Case {
     }
 }
 
+/// The second page of a `q` search (through its `next_cursor`).
+fn q_page_2(kind: &'static str, term: &str) -> Case {
+    Case {
+        second_page: true,
+        ..q(kind, term)
+    }
+}
+
 fn range(from: NaiveDate, to: NaiveDate, second_page: bool) -> Case {
     Case {
         kind: if second_page {
@@ -264,6 +272,7 @@ async fn main() {
         q("customer", "budi"),
         q("customer", "hendrik"),
         q("customer", "angelina tan"),
+        q_page_2("cust., page 2", "angelina tan"),
         q("notes", "gofood"),
         q("notes", "meja 12"),
         q("notes", "MBR0042"),
