@@ -46,10 +46,11 @@ async fn main() {
     .unwrap();
     let (cashier_id, token) = staff(&mut conn, "cashier").await;
     // Statistics, as a shop whose catalog has been there a while has them
-    // (autovacuum analyses within a minute or so). Without them the
-    // server's pooled connections cache plans made for empty tables, such
-    // as reading every product to find a cart's three, until autovacuum
-    // runs; pgbench, reconnecting every round, suffers less.
+    // (autovacuum analyses new tables within a minute or so; the local
+    // server may run with autovacuum off, as this project's CI machine
+    // does). Without them the server's pooled connections cache plans made
+    // for tables without statistics, such as reading every product to find
+    // a cart's three; pgbench, reconnecting every round, suffers less.
     sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
     let server = DevServer::start(&db.url);
     let pgbench = kasirgo::dev::find_bindir()
