@@ -69,10 +69,10 @@ pub fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
 
 use chrono::TimeZone;
 
-/// How a `q` is looked up. Each form has its own index (migrations 4 and
-/// 6); a trigram index over number, name and notes together is slow for
-/// words of names and notes, because every number adds trigrams such as
-/// "  t" (from "TRX") and digit runs to the candidates.
+/// How a `q` is looked up. Each form has its own index (migrations 4, 6
+/// and 9); a trigram index over number, name and notes together is slow
+/// for words of names and notes, because every number adds trigrams such
+/// as "  t" (from "TRX") and digit runs to the candidates.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// A number-shaped `q`: a prefix of the numbers (B-tree), or a
@@ -203,17 +203,7 @@ pub async fn search(
     {
         return Err(ApiError::field("from", "Must not be after `to`."));
     }
-    let (mut anywhere, mut number, mut number_text, mut text) = (None, None, None, None);
-    let mut trigrams = Vec::new();
-    match filter.q.as_deref().and_then(Lookup::of) {
-        Some(Lookup::Number { prefix, text: t }) => (number, number_text) = (Some(prefix), Some(t)),
-        Some(Lookup::Text {
-            pattern,
-            trigrams: t,
-        }) => (text, trigrams) = (Some(pattern), t),
-        Some(Lookup::Anywhere(t)) => anywhere = Some(t),
-        None => {}
-    }
+    let lookup = filter.q.as_deref().and_then(Lookup::of);
     let since = filter.from.map(|d| day_start(tz, d));
     let until = filter
         .to
@@ -228,7 +218,9 @@ pub async fn search(
     let (before_at, before_id) = (before.map(|b| b.at), before.map(|b| b.id));
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let rows = if let (Some(pattern), false) = (&text, trigrams.is_empty()) {
+    let rows = if let Some(Lookup::Text { pattern, trigrams }) = &lookup
+        && !trigrams.is_empty()
+    {
         // See catalog::products::list: plan each search for its
         // parameters. No JIT: compiling costs more than such a query.
         sqlx::query!(
@@ -296,11 +288,20 @@ pub async fn search(
             before_at,
             before_id,
             limit,
-            &trigrams,
+            trigrams,
         )
         .fetch_all(&mut *tx)
         .await?
     } else {
+        let (mut anywhere, mut number, mut number_text, mut text) = (None, None, None, None);
+        match &lookup {
+            Some(Lookup::Number { prefix, text: t }) => {
+                (number, number_text) = (Some(prefix), Some(t))
+            }
+            Some(Lookup::Text { pattern, .. }) => text = Some(pattern),
+            Some(Lookup::Anywhere(t)) => anywhere = Some(t),
+            None => {}
+        }
         // See catalog::products::list: plan each search for its parameters.
         sqlx::query!("SET LOCAL plan_cache_mode = force_custom_plan")
             .execute(&mut *tx)
