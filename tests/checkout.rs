@@ -57,6 +57,14 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
+/// `again` replays `first`: 201, marked as a replay, the first answer byte
+/// for byte in meaning.
+fn assert_replays(again: &Reply, first: &Reply) {
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body, "the first answer");
+}
+
 fn line(product: &Value, quantity: i64) -> Value {
     json!({"product_id": product["id"], "quantity": quantity})
 }
@@ -463,13 +471,7 @@ async fn a_retried_checkout_replays_and_never_sells_twice() {
         p["id"]
     ))
     .unwrap();
-    let again = checkout(&app, &cashier, same, Some(&key)).await;
-    assert_eq!(again.status, StatusCode::CREATED);
-    assert_eq!(again.headers["idempotent-replayed"], "true");
-    assert_eq!(
-        again.body, first.body,
-        "the first answer, byte for byte in meaning"
-    );
+    assert_replays(&checkout(&app, &cashier, same, Some(&key)).await, &first);
     assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 8);
     assert_eq!(count(&app, "sales").await, 1);
 
@@ -545,10 +547,10 @@ async fn a_retry_replays_after_its_units_ran_out_or_its_product_went() {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
 
     // The first sale took the last units.
-    let again = checkout(&app, &manager, body.clone(), Some(&key)).await;
-    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
-    assert_eq!(again.headers["idempotent-replayed"], "true");
-    assert_eq!(again.body, first.body);
+    assert_replays(
+        &checkout(&app, &manager, body.clone(), Some(&key)).await,
+        &first,
+    );
     // Another body under the key is still a reused key, not a short line.
     let other = checkout(
         &app,
@@ -576,10 +578,7 @@ async fn a_retry_replays_after_its_units_ran_out_or_its_product_went() {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
-    let again = checkout(&app, &manager, body, Some(&key)).await;
-    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
-    assert_eq!(again.headers["idempotent-replayed"], "true");
-    assert_eq!(again.body, first.body);
+    assert_replays(&checkout(&app, &manager, body, Some(&key)).await, &first);
     assert_eq!(count(&app, "sales").await, 1);
 }
 

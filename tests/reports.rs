@@ -249,6 +249,24 @@ fn all_days() -> BTreeMap<String, String> {
     ])
 }
 
+/// The daily report from `from` to `to` days ago, after the store moves
+/// to `zone`.
+async fn daily_in_zone(s: &Shop, zone: &str, from: i64, to: i64) -> Value {
+    sqlx::query("UPDATE store_settings SET timezone = $1")
+        .bind(zone)
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    let r = s
+        .app
+        .get(
+            &format!("/api/reports/daily?from={}&to={}", day(from), day(to)),
+            Some(&s.manager),
+        )
+        .await;
+    ok(&r).clone()
+}
+
 #[tokio::test]
 async fn daily_figures_are_exact_on_store_local_days() {
     let s = shop().await;
@@ -309,36 +327,14 @@ async fn daily_figures_are_exact_on_store_local_days() {
 
     // In another zone the same sales fall on other days: UTC+0 puts S2
     // (17:30 UTC) on the day the WIB report had empty.
-    sqlx::query("UPDATE store_settings SET timezone = 'UTC'")
-        .execute(&s.app.db.pool)
-        .await
-        .unwrap();
-    let r = s
-        .app
-        .get(
-            &format!("/api/reports/daily?from={}&to={}", day(3), day(2)),
-            Some(&s.manager),
-        )
-        .await;
-    let body = ok(&r);
+    let body = daily_in_zone(&s, "UTC", 3, 2).await;
     assert_eq!(body["timezone"], "UTC");
     assert_eq!(body["results"][1]["transactions"], 1);
     assert_eq!(body["results"][1]["gross_sales"], "10000.00");
 
     // A +05:45 zone: local days do not start on the hour, so the figures
     // come from the raw rows; S2 (17:30 UTC) is at 23:15 there.
-    sqlx::query("UPDATE store_settings SET timezone = 'Asia/Kathmandu'")
-        .execute(&s.app.db.pool)
-        .await
-        .unwrap();
-    let r = s
-        .app
-        .get(
-            &format!("/api/reports/daily?from={}&to={}", day(4), day(0)),
-            Some(&s.manager),
-        )
-        .await;
-    let body = ok(&r);
+    let body = daily_in_zone(&s, "Asia/Kathmandu", 4, 0).await;
     assert_eq!(body["timezone"], "Asia/Kathmandu");
     assert_eq!(body["results"][2]["transactions"], 1);
     assert_eq!(body["results"][2]["tax"], "1100.00");

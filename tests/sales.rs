@@ -26,6 +26,33 @@ fn numbers(r: &Reply) -> Vec<String> {
         .collect()
 }
 
+/// Every page of `GET /api/transactions?{query}`, following next_cursor:
+/// the customer names, in order.
+async fn walk(app: &TestApp, query: &str, token: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = format!("/api/transactions?{query}");
+    loop {
+        let r = app.get(&path, Some(token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        seen.extend(numbers(&r));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/transactions?{query}&cursor={c}"),
+            None => break,
+        }
+    }
+    seen
+}
+
+/// Moves a sale to `at`, older than checkout accepts: as if synced long ago.
+async fn backdate(app: &TestApp, sale: &Value, at: chrono::DateTime<chrono::Utc>) {
+    sqlx::query("UPDATE sales SET occurred_at = $2 WHERE id = $1::uuid")
+        .bind(sale["id"].as_str().unwrap())
+        .bind(at)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn search_by_text_dates_and_filters_newest_first() {
     let app = TestApp::new().await;
@@ -416,6 +443,9 @@ async fn text_search_pages_across_time_windows() {
     let (_, cashier) = staff(&app, "cashier").await;
     let (_, other) = staff(&app, "cashier").await;
     let p = stocked(&app, &manager, "10000", 1000).await;
+    let now_hour = chrono::Utc::now()
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap();
     // (customer, hours ago, seller): "Wiryo" matches 13 times; the ties
     // share an instant (then newest first by id).
     let sales = [
@@ -445,13 +475,12 @@ async fn text_search_pages_across_time_windows() {
                    "notes": "", "payment_method": "cash"}),
         )
         .await;
-        // Older than checkout accepts: as if synced long ago.
-        sqlx::query("UPDATE sales SET occurred_at = date_trunc('hour', now()) - $2 * interval '1 hour' WHERE id = $1::uuid")
-            .bind(sale["id"].as_str().unwrap())
-            .bind(hours)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        backdate(
+            &app,
+            &sale,
+            now_hour - chrono::Duration::hours(hours.into()),
+        )
+        .await;
         expected.push((
             hours,
             sale["id"].as_str().unwrap().to_string(),
@@ -470,33 +499,16 @@ async fn text_search_pages_across_time_windows() {
             .map(|e| e.2.to_string())
             .collect()
     };
-    let walk = |query: String, token: String| {
-        let app = &app;
-        async move {
-            let mut seen = Vec::new();
-            let mut path = format!("/api/transactions?{query}");
-            loop {
-                let r = app.get(&path, Some(&token)).await;
-                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-                seen.extend(numbers(&r));
-                match r.body["next_cursor"].as_str() {
-                    Some(c) => path = format!("/api/transactions?{query}&cursor={c}"),
-                    None => break,
-                }
-            }
-            seen
-        }
-    };
     let all = wanted(&|_| true);
     assert_eq!(all.len(), 13);
     for limit in [1, 2, 3, 4, 5, 13, 50] {
         assert_eq!(
-            walk(format!("q=wiryo&limit={limit}"), manager.clone()).await,
+            walk(&app, &format!("q=wiryo&limit={limit}"), &manager).await,
             all,
             "limit {limit}"
         );
         assert_eq!(
-            walk(format!("q=wiryo&limit={limit}"), cashier.clone()).await,
+            walk(&app, &format!("q=wiryo&limit={limit}"), &cashier).await,
             wanted(&|e| e.3),
             "cashier, limit {limit}"
         );
@@ -512,12 +524,9 @@ async fn text_search_pages_across_time_windows() {
             .with_timezone(&chrono::Utc)
     };
     let to_end = day_start(to.succ_opt().unwrap());
-    let now_hour = chrono::Utc::now()
-        .duration_trunc(chrono::Duration::hours(1))
-        .unwrap();
     for limit in [1, 2, 3, 50] {
         assert_eq!(
-            walk(format!("q=wiryo&to={to}&limit={limit}"), manager.clone()).await,
+            walk(&app, &format!("q=wiryo&to={to}&limit={limit}"), &manager).await,
             wanted(&|e| now_hour - chrono::Duration::hours(e.0.into()) < to_end),
             "to, limit {limit}"
         );
@@ -526,8 +535,9 @@ async fn text_search_pages_across_time_windows() {
     let from = to - chrono::Duration::days(400);
     assert_eq!(
         walk(
-            format!("q=wiryo&from={from}&to={to}&limit=2"),
-            manager.clone()
+            &app,
+            &format!("q=wiryo&from={from}&to={to}&limit=2"),
+            &manager
         )
         .await,
         wanted(&|e| {
@@ -587,6 +597,7 @@ async fn text_search_pages_across_a_time_slice_edge() {
     let (_, manager) = staff(&app, "manager").await;
     let p = stocked(&app, &manager, "1000", 100).await;
     // Slice 693 starts at 693 * 2,592,000 s after the epoch.
+    let edge = chrono::Utc.timestamp_opt(693 * 2_592_000, 0).unwrap();
     let offsets_us = [
         -1_000_000i64,
         -1,
@@ -605,28 +616,9 @@ async fn text_search_pages_across_a_time_slice_edge() {
                    "payment_method": "cash"}),
         )
         .await;
-        sqlx::query(
-            "UPDATE sales SET occurred_at = to_timestamp(693 * 2592000) + $2 * interval '1 microsecond'
-             WHERE id = $1::uuid",
-        )
-        .bind(sale["id"].as_str().unwrap())
-        .bind(us)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+        backdate(&app, &sale, edge + chrono::Duration::microseconds(*us)).await;
         expected.push(name);
     }
     expected.reverse();
-    let mut seen = Vec::new();
-    let mut path = "/api/transactions?q=kusnadi&limit=1".to_string();
-    loop {
-        let r = app.get(&path, Some(&manager)).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        seen.extend(numbers(&r));
-        match r.body["next_cursor"].as_str() {
-            Some(c) => path = format!("/api/transactions?q=kusnadi&limit=1&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, expected);
+    assert_eq!(walk(&app, "q=kusnadi&limit=1", &manager).await, expected);
 }
