@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use kasirgo::catalog::products::{ProductFilter, list};
 use serde_json::Value;
 use sqlx::PgConnection;
-use support::{BenchDb, DevServer, client, load, percentile_ms, staff};
+use support::{BenchDb, DevServer, client, env_or, load, percentile_ms, staff};
 use tokio::sync::Mutex;
 
 const SYNC_PRODUCTS: i64 = 5_000;
@@ -105,14 +105,8 @@ async fn seed(conn: &mut PgConnection, from: i64, to: i64) {
 
 #[tokio::main]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let rounds: usize = env_or("ROUNDS", 40);
+    let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let db = BenchDb::create("catalog").await;
     let mut conn = db.connect().await;
     let (_, token) = staff(&mut conn, "cashier").await;

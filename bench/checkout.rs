@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{BenchDb, DevServer, client, load, staff};
+use support::{BenchDb, DevServer, client, env_or, load, percentile_ms, staff};
 
 const CLIENTS: usize = 8;
 
@@ -24,14 +24,8 @@ fn product_id(n: u32) -> String {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let rounds: u64 = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let seconds: u64 = env_or("BENCH_SECONDS", 5);
+    let rounds: u64 = env_or("ROUNDS", 3);
     let duration = Duration::from_secs(seconds);
     let db = BenchDb::create("checkout").await;
     let mut conn = db.connect().await;
@@ -84,7 +78,7 @@ async fn main() {
     for cart in ["hot", "spread"] {
         // pgbench and HTTP take turns, so both see the same machine.
         let mut pg_sales = 0.0;
-        let mut pg_lat: Vec<u64> = Vec::new();
+        let mut pg_lat: Vec<Duration> = Vec::new();
         let mut pg_errors = 0;
         let mut http_runs = Vec::new();
         for _ in 0..rounds {
@@ -97,23 +91,19 @@ async fn main() {
                 &response_doc,
             );
             pg_sales += pg.tps * seconds as f64;
-            pg_lat.extend(pg.latencies_us);
+            pg_lat.extend(pg.latencies_us.iter().map(|us| Duration::from_micros(*us)));
             pg_errors += pg.errors;
             http_runs.push(http_round(&server.base, &token, cart == "hot", duration).await);
         }
         pg_lat.sort_unstable();
-        let pg_pct = |p: f64| {
-            let i = ((pg_lat.len() as f64 * p).ceil() as usize).clamp(1, pg_lat.len()) - 1;
-            pg_lat[i] as f64 / 1000.0
-        };
         let pg_tps = pg_sales / (seconds * rounds) as f64;
         println!(
             "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
             cart,
             "pgbench",
             pg_tps,
-            pg_pct(0.5),
-            pg_pct(0.99),
+            percentile_ms(&pg_lat, 0.5),
+            percentile_ms(&pg_lat, 0.99),
             pg_errors
         );
         let mut run = http_runs.pop().unwrap();

@@ -17,16 +17,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde_json::json;
-use support::{BenchDb, DevServer, client, percentile_ms, staff};
+use support::{BenchDb, DevServer, client, env_or, percentile_ms, staff};
 
 const PRODUCTS: i64 = 500;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn product_id(n: i64) -> String {
     format!("00000000-0000-0000-0000-{n:012}")

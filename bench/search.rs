@@ -24,7 +24,7 @@ use chrono::{Datelike, Days, NaiveDate, Utc};
 use kasirgo::sales::search::{Before, SaleFilter, search};
 use serde_json::Value;
 use sqlx::PgConnection;
-use support::{BenchDb, DevServer, client, percentile_ms, staff};
+use support::{BenchDb, DevServer, client, env_or, percentile_ms, staff};
 use uuid::Uuid;
 
 const DAYS: i64 = 730;
@@ -237,14 +237,8 @@ async fn generate(conn: &mut PgConnection, sales: i64, cashiers: &[Uuid], first_
 
 #[tokio::main]
 async fn main() {
-    let sales: i64 = std::env::var("SALES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+    let sales: i64 = env_or("SALES", 1_000_000);
+    let rounds: usize = env_or("ROUNDS", 30);
     let db = BenchDb::create("search").await;
     let mut conn = db.connect().await;
     let (_, manager_token) = staff(&mut conn, "manager").await;
