@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kasirgo::config::Config;
 use kasirgo::error::ApiError;
-use kasirgo::{db, demo, dev, routes, serverless, state::AppState, users};
+use kasirgo::{db, demo, dev, import_django, routes, serverless, state::AppState, users};
 
 #[derive(Parser)]
 #[command(name = "kasirgo", version, about = "KasirGo point-of-sale backend")]
@@ -39,6 +39,25 @@ enum Cmd {
     /// into the dev server's database (DATABASE_URL if set), which must
     /// have no products yet.
     SeedDemo,
+    /// Copy a KasirGo Django database into ours (DATABASE_URL_UNPOOLED, else
+    /// DATABASE_URL, else the dev server's database), in one transaction,
+    /// and print both sides' counts and totals and every row that was not
+    /// copied as it was. A second run imports nothing twice.
+    ImportDjango {
+        /// The Django database's URL (postgres://user:password@host/db).
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// The cafe to import (cafes era); required when there are several.
+        #[arg(long, value_name = "ID")]
+        cafe: Option<i64>,
+        /// Do everything and print the report, then roll back.
+        #[arg(long)]
+        dry_run: bool,
+        /// The Cloudinary cloud name Django's images live in; default: the
+        /// cloud of CLOUDINARY_URL. Without either, images are not kept.
+        #[arg(long = "cloudinary-cloud", value_name = "NAME")]
+        cloudinary_cloud: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,6 +79,20 @@ fn main() -> ExitCode {
                 role,
             } => create_user(&username, &password, &role).await,
             Cmd::SeedDemo => seed_demo().await,
+            Cmd::ImportDjango {
+                from,
+                cafe,
+                dry_run,
+                cloudinary_cloud,
+            } => {
+                import_django(import_django::Options {
+                    from,
+                    cafe,
+                    dry_run,
+                    cloudinary_cloud,
+                })
+                .await
+            }
         }
     });
     match result {
@@ -138,6 +171,63 @@ async fn seed_demo() -> Result<(), String> {
         demo::CASHIER.1
     );
     Ok(())
+}
+
+async fn import_django(mut options: import_django::Options) -> Result<(), String> {
+    if options.cloudinary_cloud.is_none() {
+        options.cloudinary_cloud = match std::env::var("CLOUDINARY_URL") {
+            Ok(raw) if !raw.is_empty() => Some(
+                kasirgo::config::parse_cloudinary_url(&raw)
+                    .map_err(|e| e.to_string())?
+                    .cloud_name,
+            ),
+            _ => None,
+        };
+    }
+    // Ours: the direct URL when there is one (one long transaction), else
+    // the dev server's database, found as `seed-demo` finds it.
+    let unpooled = std::env::var("DATABASE_URL_UNPOOLED")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let (server, url) = match unpooled {
+        Some(url) => (None, url),
+        None => {
+            let (server, url) = dev_database().await?;
+            (Some(server), url)
+        }
+    };
+    if options.dry_run {
+        // A dry run writes nothing, migrations included.
+        let pool = admin_pool(&url, "our database").await?;
+        let pending = db::pending_migrations(&pool)
+            .await
+            .map_err(|e| format!("cannot read our database: {e}"))?;
+        pool.close().await;
+        if pending > 0 {
+            return Err(format!(
+                "our database lacks {pending} migration(s); a dry run changes nothing, \
+                 so run `kasirgo migrate` first"
+            ));
+        }
+    } else {
+        migrate_to(&url).await?;
+    }
+    let pool = admin_pool(&url, "our database").await?;
+    println!("kasirgo import-django: into {}", db::describe_url(&url));
+    let result = import_django::run(&pool, &options).await;
+    pool.close().await;
+    drop(server);
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            Ok(())
+        }
+        Err(import_django::ImportError::Unbalanced(report)) => {
+            print!("{report}");
+            Err("the counts and totals above do not match; nothing was written".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A fresh install gets an owner to log in with; an install that has ever

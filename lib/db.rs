@@ -67,3 +67,39 @@ pub async fn ping(pool: &PgPool) -> bool {
         .await
         .is_ok()
 }
+
+/// How many of the embedded migrations `pool`'s database has not applied.
+pub async fn pending_migrations(pool: &PgPool) -> sqlx::Result<usize> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    let applied: std::collections::HashSet<i64> = if exists {
+        // Not a query! macro: the table is sqlx's, made by the migrator.
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        Default::default()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .count())
+}
+
+/// `host:port/database` of a Postgres URL, without its credentials.
+pub fn describe_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}{}",
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(5432),
+            u.path()
+        ),
+        Err(_) => "the configured database".into(),
+    }
+}

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod import_django;
 pub mod money;
 pub mod patch;
 pub mod reports;
