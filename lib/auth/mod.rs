@@ -100,6 +100,11 @@ async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(log_in(&state, body).await?))
+}
+
+/// Login as every surface answers it (v1, and the app's v0).
+pub async fn log_in(state: &AppState, body: LoginRequest) -> ApiResult<LoginResponse> {
     let mut c = Check::new();
     if body.username.trim().is_empty() {
         c.add("username", "This field may not be blank.");
@@ -116,12 +121,12 @@ async fn login(
         }
     }
     c.finish()?;
-    let (user, pair) = session::login(&state, body.username.trim(), body.password).await?;
-    Ok(Json(LoginResponse {
+    let (user, pair) = session::login(state, body.username.trim(), body.password).await?;
+    Ok(LoginResponse {
         access: pair.access,
         refresh: pair.refresh,
         user,
-    }))
+    })
 }
 
 /// Exchange a refresh token for a new pair (also at `/api/token/refresh/`).
@@ -145,8 +150,13 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
+    Ok(Json(refresh_pair(&state, body).await?))
+}
+
+/// Refresh as every surface answers it (v1, and the app's v0).
+pub async fn refresh_pair(state: &AppState, body: RefreshRequest) -> ApiResult<TokenPair> {
     check_token("refresh", &body.refresh)?;
-    Ok(Json(session::refresh(&state, &body.refresh).await?))
+    session::refresh(state, &body.refresh).await
 }
 
 /// Check a token (also at `/api/token/verify/`): 200 `{}` when valid.

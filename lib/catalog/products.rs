@@ -456,6 +456,21 @@ pub async fn list(
     Ok(rows)
 }
 
+/// Live products' UUIDs by their integer ids (the app's ids); ids with no
+/// live product are absent.
+pub async fn ids_for_ints(
+    db: impl PgExecutor<'_>,
+    int_ids: &[i64],
+) -> ApiResult<std::collections::HashMap<i64, Uuid>> {
+    let rows = sqlx::query!(
+        "SELECT int_id, id FROM products WHERE int_id = ANY($1) AND deleted_at IS NULL",
+        int_ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.int_id, r.id)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
