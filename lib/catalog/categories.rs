@@ -15,6 +15,7 @@ use crate::validate::Check;
 pub struct Category {
     pub id: Uuid,
     /// A stable integer id as well (read-only), for clients that need one.
+    #[schema(read_only, example = 42)]
     pub int_id: i64,
     #[schema(example = "Minuman")]
     pub name: String,

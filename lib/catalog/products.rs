@@ -20,6 +20,7 @@ pub const MAX_UNITS: i32 = 1_000_000;
 pub struct Product {
     pub id: Uuid,
     /// A stable integer id as well (read-only), for clients that need one.
+    #[schema(read_only, example = 42)]
     pub int_id: i64,
     /// Unique among live products (case-insensitive) when set.
     pub sku: Option<String>,
@@ -116,6 +117,7 @@ pub struct ProductPatch {
     /// ledger as a `count` (as `POST /api/stock {counted}` would), in the
     /// same transaction as the rest of the edit; the same value writes
     /// nothing.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: Option<i32>,
 }
 
