@@ -127,6 +127,7 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
                     stock: *stock,
                     low_stock_threshold: 10,
                     is_active: true,
+                    needs_preparation: false,
                     image_public_id: None,
                 },
                 owner,
