@@ -28,7 +28,8 @@ async fn sell(app: &TestApp, token: &str, body: Value) -> Value {
 
 async fn patch(app: &TestApp, token: &str, sale: &Value, body: Value) -> Reply {
     let path = format!("/api/transactions/{}", sale["id"].as_str().unwrap());
-    app.call(Method::PATCH, &path, Some(body), Some(token)).await
+    app.call(Method::PATCH, &path, Some(body), Some(token))
+        .await
 }
 
 fn line(p: &Value, q: i64) -> Value {
@@ -205,7 +206,13 @@ async fn a_sale_s_customer_name_and_notes_can_be_corrected() {
     )
     .await;
 
-    let r = patch(&app, &cashier, &s, json!({"customer_name": "Budi S.", "notes": "meja 4"})).await;
+    let r = patch(
+        &app,
+        &cashier,
+        &s,
+        json!({"customer_name": "Budi S.", "notes": "meja 4"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["customer_name"], "Budi S.");
     assert_eq!(r.body["notes"], "meja 4");
@@ -237,7 +244,12 @@ async fn a_sale_s_customer_name_and_notes_can_be_corrected() {
         .await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     let r = app
-        .call(Method::PATCH, &format!("/api/transactions/{}", s["id"].as_str().unwrap()), Some(json!({"notes": "x"})), None)
+        .call(
+            Method::PATCH,
+            &format!("/api/transactions/{}", s["id"].as_str().unwrap()),
+            Some(json!({"notes": "x"})),
+            None,
+        )
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "not_authenticated");
 }

@@ -115,7 +115,8 @@ fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
     }
     let customer_name = c.text("customer_name", &req.customer_name, 0, 200);
     let notes = c.text("notes", &req.notes, 0, 1000);
-    if req.takeaway_charge.is_some_and(|c| c != Money::ZERO) && req.order_type != OrderType::TakeAway
+    if req.takeaway_charge.is_some_and(|c| c != Money::ZERO)
+        && req.order_type != OrderType::TakeAway
     {
         c.add(
             "takeaway_charge",
@@ -577,7 +578,16 @@ mod tests {
         assert_eq!(t.tax, d("3300.00"));
         assert_eq!(t.total, d("35300.00"));
         assert_eq!(t.change, d("14700.00"));
-        assert!(totals(d("30000"), d("0"), d("0.11"), d("2000"), Some(d("35299.99"))).is_err());
+        assert!(
+            totals(
+                d("30000"),
+                d("0"),
+                d("0.11"),
+                d("2000"),
+                Some(d("35299.99"))
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -77,8 +77,7 @@ pub async fn edit(
             "Nothing in this sale needs preparing.".into(),
         ));
     }
-    if prepare && found.status == "refunded" && found.preparation.as_deref() == Some("processing")
-    {
+    if prepare && found.status == "refunded" && found.preparation.as_deref() == Some("processing") {
         return Err(ApiError::Conflict(
             "This sale was voided; there is nothing to prepare.".into(),
         ));
