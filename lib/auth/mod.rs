@@ -131,9 +131,13 @@ pub async fn log_in(state: &AppState, body: LoginRequest) -> ApiResult<LoginResp
 
 /// Exchange a refresh token for a new pair (also at `/api/token/refresh/`).
 ///
-/// The refresh token is single-use: it is blacklisted, and presenting it
-/// again is 401 `token_not_valid`. Deactivated or deleted accounts cannot
-/// refresh.
+/// The refresh token rotates: it is blacklisted and a new pair is issued.
+/// For `REFRESH_GRACE_SECONDS` (default 60) after that, the same token
+/// answers 200 again with **the same pair** (both strings identical), so
+/// clients racing one refresh, or retrying one that timed out, all end up
+/// holding valid tokens. Later reuse, or any use after a logout, is 401
+/// `token_not_valid` (`Token is blacklisted`). Deactivated or deleted
+/// accounts cannot refresh.
 #[utoipa::path(
     post,
     path = "/api/auth/refresh",
@@ -182,6 +186,10 @@ async fn verify(
 }
 
 /// Log out: blacklist the caller's refresh token. 205 with no body.
+///
+/// It ends the whole login: the token gets no grace window, and the token a
+/// rotation of it issued is blacklisted too. A token that `refresh` would
+/// refuse is refused here the same way.
 #[utoipa::path(
     post,
     path = "/api/auth/logout",
