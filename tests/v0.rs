@@ -847,3 +847,107 @@ async fn the_catalog_round_trips_through_the_app_s_forms() {
         .await;
     app_error(&r, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_role_sees_and_edits_its_own_profile_and_password() {
+    let app = TestApp::new().await;
+    let id = common::users::create_user(&app, "siti", "cashier").await;
+    let tokens = common::users::login(&app, "siti", common::users::PASSWORD).await;
+    let access = tokens["access"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh"].as_str().unwrap().to_string();
+    let path = format!("/api/v0/user/{id}/");
+
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"username": "siti", "first_name": "Siti", "last_name": "Rahma Dewi",
+                        "email": "siti@example.com", "phone": ""}),
+            ),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(data(&r, StatusCode::OK)["first_name"], "Siti");
+    let r = app.get(&path, Some(&access)).await;
+    let p = data(&r, StatusCode::OK);
+    assert_eq!(p["username"], "siti");
+    assert_eq!(p["first_name"], "Siti");
+    assert_eq!(p["last_name"], "Rahma Dewi");
+    assert_eq!(p["email"], "siti@example.com");
+    assert_eq!(p["phone"], "");
+    assert_eq!(p["role"], "cashier");
+    assert_eq!(
+        p["cafe_id"],
+        Value::Null,
+        "an int or null; null keeps Firebase quiet"
+    );
+
+    // Someone else's profile: 403, never 401 (the app would refresh).
+    let (other, _) = staff(&app, "cashier").await;
+    let r = app
+        .get(&format!("/api/v0/user/{other}/"), Some(&access))
+        .await;
+    app_error(&r, StatusCode::FORBIDDEN);
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"email": "no-at-sign"})),
+            Some(&access),
+        )
+        .await;
+    app_error(&r, StatusCode::BAD_REQUEST);
+
+    // A wrong old password is a 400 with a message, not a 401.
+    let pw = format!("/api/v0/user/{id}/change-password/");
+    let r = app
+        .post(
+            &pw,
+            json!({"old_password": "nope-nope", "new_password": "new-password-1"}),
+            Some(&access),
+        )
+        .await;
+    assert!(!app_error(&r, StatusCode::BAD_REQUEST).is_empty());
+    let r = app
+        .post(
+            &pw,
+            json!({"old_password": common::users::PASSWORD, "new_password": "short"}),
+            Some(&access),
+        )
+        .await;
+    app_error(&r, StatusCode::BAD_REQUEST);
+    let r = app
+        .post(
+            &pw,
+            json!({"old_password": common::users::PASSWORD, "new_password": "new-password-1"}),
+            Some(&access),
+        )
+        .await;
+    data(&r, StatusCode::OK);
+    // The session carries on.
+    let r = app
+        .post("/api/v0/auth/refresh/", json!({"refresh": refresh}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    common::users::login(&app, "siti", "new-password-1").await;
+}
+
+#[tokio::test]
+async fn two_clients_refreshing_one_token_at_once_both_stay_logged_in() {
+    let app = TestApp::new().await;
+    common::users::create_user(&app, "kasir2", "cashier").await;
+    let tokens = common::users::login(&app, "kasir2", common::users::PASSWORD).await;
+    let refresh = tokens["refresh"].as_str().unwrap().to_string();
+    let (a, b) = tokio::join!(
+        app.post("/api/v0/auth/refresh/", json!({"refresh": refresh}), None),
+        app.post("/api/v0/auth/refresh/", json!({"refresh": refresh}), None),
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(b.status, StatusCode::OK, "{}", b.text);
+    assert_eq!(a.body["refresh"], b.body["refresh"], "the same new pair");
+    assert_eq!(a.body["access"], b.body["access"]);
+    let access = a.body["access"].as_str().unwrap();
+    let r = app.get("/api/v0/categories/", Some(access)).await;
+    data(&r, StatusCode::OK);
+}

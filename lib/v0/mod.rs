@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod form;
 pub mod money;
 pub mod sales;
+pub mod users;
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -32,6 +33,7 @@ pub const TAG: &str = "v0 (KasirGo app)";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::router())
+        .merge(users::router())
         .merge(catalog::router())
         .merge(sales::router())
         .layer(axum::middleware::map_response(with_message))
