@@ -951,3 +951,298 @@ async fn two_clients_refreshing_one_token_at_once_both_stay_logged_in() {
     let r = app.get("/api/v0/categories/", Some(access)).await;
     data(&r, StatusCode::OK);
 }
+
+/// What the Dart code needs of a JSON value, field by field.
+fn is(v: &Value, kind: &str, what: &str) {
+    let ok = match kind {
+        "int" => v.is_i64(),
+        "str" => v.is_string(),
+        "num-str" => v.as_str().is_some_and(|s| s.parse::<f64>().is_ok()),
+        "bool" => v.is_boolean(),
+        "list" => v.is_array(),
+        "obj" => v.is_object(),
+        "str?" => v.is_string() || v.is_null(),
+        "int?" => v.is_i64() || v.is_null(),
+        _ => unreachable!(),
+    };
+    assert!(ok, "{what} must be {kind}, is {v}");
+}
+
+/// The app's calls, in the order a shift makes them, sent as Dio and
+/// package:http send them (trailing slashes, `Content-Type:
+/// application/json` on every Dio call, doubles, multipart, int ids) to the
+/// real `v0` function binary.
+#[tokio::test]
+async fn the_app_s_calls_replayed_against_the_real_function_binary() {
+    let db = common::TestDb::new().await;
+    let f = common::Function::start(
+        env!("CARGO_BIN_EXE_v0"),
+        &[
+            ("DATABASE_URL", &db.url),
+            ("JWT_SECRET", common::JWT_SECRET),
+        ],
+    );
+    kasirgo::users::create_checked(&db.pool, "pemilik", "rahasia-123", "owner")
+        .await
+        .unwrap();
+    let http = common::http_client();
+    let url = |p: &str| format!("{}/api/v0{p}", f.base);
+    let json_of = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(ct.starts_with("application/json"), "{ct}");
+        (status, r.json::<Value>().await.unwrap())
+    };
+
+    // package:http: login, then firebase-token (no body), then the profile.
+    let (status, login) = json_of(
+        http.post(url("/auth/login/"))
+            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(r#"{"username":"pemilik","password":"rahasia-123"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    is(&login["access"], "str", "access");
+    is(&login["refresh"], "str", "refresh");
+    let access = login["access"].as_str().unwrap().to_string();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            access.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    is(&claims["user_id"], "str", "user_id");
+    is(&claims["exp"], "int", "exp");
+    let (status, _) = json_of(
+        http.post(url("/auth/firebase-token/"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status >= 400, "firebase-token answers promptly and not 2xx");
+
+    let dio = |method: reqwest::Method, path: &str| {
+        http.request(method, url(path))
+            .bearer_auth(&access)
+            .header(header::CONTENT_TYPE, "application/json")
+    };
+    let user_id = claims["user_id"].as_str().unwrap();
+    let (status, profile) = json_of(
+        dio(reqwest::Method::GET, &format!("/user/{user_id}/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for field in [
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "role",
+    ] {
+        is(&profile["data"][field], "str?", field);
+    }
+    is(&profile["data"]["cafe_id"], "int?", "cafe_id");
+
+    // Catalog: a category, then a product from the multipart form.
+    let (status, _) = json_of(
+        dio(reqwest::Method::POST, "/category/create/")
+            .body(r#"{"name":"Makanan","description":""}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, cats) = json_of(
+        dio(reqwest::Method::GET, "/categories/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let cat = &cats["data"][0];
+    is(&cat["id"], "int", "category id");
+    is(&cat["name"], "str", "category name");
+    is(&cat["description"], "str?", "category description");
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Nasi Goreng")
+        .text("description", "")
+        .text("price", "25000.0")
+        .text("cost", "9000.0")
+        .text("stock", "20")
+        .text("sku", "NG-1")
+        .text("category", cat["id"].to_string())
+        .text("needs_preparation", "true")
+        .text("is_available", "true");
+    let r = http
+        .post(url("/product/create/"))
+        .bearer_auth(&access)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let (_, products) = json_of(
+        dio(reqwest::Method::GET, "/products/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let p = &products["data"][0];
+    is(&p["id"], "int", "product id");
+    is(&p["name"], "str", "product name");
+    is(&p["price"], "num-str", "product price");
+    is(&p["stock"], "int", "stock");
+    is(&p["sku"], "str?", "sku");
+    is(&p["category"], "int?", "category");
+    is(&p["is_available"], "bool", "is_available");
+    is(&p["needs_preparation"], "bool", "needs_preparation");
+    is(&p["image"], "str?", "image");
+    let product_id = p["id"].as_i64().unwrap();
+
+    // Checkout, with the app's doubles (25000 * 2 * 1.11 = 55500.00000000001).
+    let subtotal = 25000.0_f64 * 2.0;
+    let total = subtotal + subtotal * (11.0 / 100.0);
+    let body = json!({
+        "customer_name": "Guest", "order_type": "dine_in", "payment_method": "cash",
+        "payment_method_code": null, "status": "processing", "paid_amount": 60000.0,
+        "subtotal": subtotal, "tax_percentage": 11, "discount": 0, "total": total,
+        "change_amount": 60000.0 - total, "notes": "", "takeaway_charge": 0.0,
+        "items": [{"product": product_id, "product_name": "Nasi Goreng", "quantity": 2,
+                   "price": 25000.0, "subtotal": 50000.0, "notes": "pedas"}],
+    });
+    let (status, sale) = json_of(
+        dio(reqwest::Method::POST, "/transaction/create/")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{sale}");
+    assert!(sale.get("payment").is_none());
+    is(
+        &sale["data"]["transaction_number"],
+        "str",
+        "transaction_number",
+    );
+
+    // History and kitchen, with the app's query order.
+    for query in [
+        "?page=1&page_size=10",
+        "?page=1&page_size=50&status=processing",
+    ] {
+        let (status, page) = json_of(
+            dio(reqwest::Method::GET, &format!("/transaction/{query}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let row = &page["data"][0];
+        is(&row["id"], "int", "sale id");
+        is(&row["total"], "num-str", "total");
+        is(&row["created_at"], "str", "created_at");
+        for field in [
+            "customer_name",
+            "notes",
+            "cashier_name",
+            "order_type",
+            "payment_method",
+            "transaction_number",
+            "status",
+        ] {
+            is(&row[field], "str?", field);
+        }
+        for field in [
+            "subtotal",
+            "tax",
+            "discount",
+            "takeaway_charge",
+            "paid_amount",
+            "change_amount",
+        ] {
+            is(&row[field], "num-str", field);
+        }
+        is(&row["items"], "list", "items");
+        is(&row["items"][0]["product_name"], "str", "item product_name");
+        is(&row["items"][0]["quantity"], "int", "item quantity");
+        is(&row["items"][0]["notes"], "str?", "item notes");
+        assert_eq!(row["status"], "processing");
+    }
+    let (_, past) = json_of(
+        dio(reqwest::Method::GET, "/transaction/?page=2&page_size=10")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(past["data"], json!([]));
+    let sale_id = sale["data"]["id"].as_i64().unwrap();
+    let (status, ready) = json_of(
+        dio(reqwest::Method::PATCH, &format!("/transaction/{sale_id}/"))
+            .body(r#"{"status":"completed"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["data"]["status"], "completed");
+    is(&ready["data"]["total"], "num-str", "the whole row");
+    let (status, _) = json_of(
+        dio(reqwest::Method::DELETE, &format!("/transaction/{sale_id}/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, after) = json_of(
+        dio(reqwest::Method::GET, "/transaction/?page=1&page_size=10")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(after["data"][0]["status"], "cancelled");
+    let (_, products) = json_of(
+        dio(reqwest::Method::GET, "/products/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(products["data"][0]["stock"], 20, "the void restocked");
+
+    // Refresh, twice at once, as two Dio clients do.
+    let refresh = login["refresh"].as_str().unwrap();
+    let send = || {
+        http.post(url("/auth/refresh/"))
+            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(json!({"refresh": refresh}).to_string())
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    assert_eq!(
+        (a.unwrap().status().as_u16(), b.unwrap().status().as_u16()),
+        (200, 200)
+    );
+}
