@@ -151,7 +151,7 @@ async fn login_refresh_and_firebase_answer_as_the_app_reads_them() {
             Some(&access),
         )
         .await;
-    assert_eq!(app_error(&r, StatusCode::NOT_IMPLEMENTED).is_empty(), false);
+    assert!(!app_error(&r, StatusCode::NOT_IMPLEMENTED).is_empty());
 }
 
 #[tokio::test]
@@ -1245,4 +1245,48 @@ async fn the_app_s_calls_replayed_against_the_real_function_binary() {
         (a.unwrap().status().as_u16(), b.unwrap().status().as_u16()),
         (200, 200)
     );
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_wrong_types_get_a_message_and_write_nothing() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let send = |body: &'static str| {
+        app.send(
+            axum::http::Request::post("/api/v0/transaction/create/")
+                .header(header::AUTHORIZATION, format!("Bearer {manager}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap(),
+        )
+    };
+    for body in [
+        "{",
+        "[]",
+        r#"{"payment_method": "cash", "total": "lots", "items": []}"#,
+        r#"{"payment_method": "cash", "total": 1.0, "items": "kopi"}"#,
+        r#"{"payment_method": "cash", "total": 1.0, "items": [{"product": "7", "quantity": 1}]}"#,
+        r#"{"payment_method": "cash", "total": 1.0, "items": [{"product": 7, "quantity": 1.5}]}"#,
+        r#"{"payment_method": 3, "total": 1.0, "items": []}"#,
+    ] {
+        let r = send(body).await;
+        assert!(!app_error(&r, StatusCode::BAD_REQUEST).is_empty(), "{body}");
+    }
+    // A too-large photo: 413 in the envelope, no product.
+    let big = vec![0xFFu8; 4 * 1024 * 1024 + 1];
+    let r = send_form(
+        &app,
+        Method::POST,
+        "/api/v0/product/create/",
+        &manager,
+        product_form(&[("name", "A"), ("price", "1")], Some(("big.jpg", &big))),
+    )
+    .await;
+    app_error(&r, StatusCode::PAYLOAD_TOO_LARGE);
+    let (sales, products): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM sales), (SELECT count(*) FROM products)")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((sales, products), (0, 0));
 }

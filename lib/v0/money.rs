@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(amount(json!(15000.0)).as_deref(), Some("15000.00"));
         assert_eq!(amount(json!(0)).as_deref(), Some("0.00"));
         assert_eq!(
-            amount(json!(35299.999999999996)).as_deref(),
+            amount(json!(35300.0_f64.next_down())).as_deref(),
             Some("35300.00")
         );
         assert_eq!(amount(json!(0.1 + 0.2)).as_deref(), Some("0.30"));
