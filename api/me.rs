@@ -1,4 +1,4 @@
-//! `GET /api/me`, `POST /api/me/password`
+//! `GET,PATCH /api/me`, `POST /api/me/password`
 fn main() -> std::process::ExitCode {
     kasirgo::serverless::run(&kasirgo::routes::ME)
 }

@@ -7,6 +7,9 @@ use url::Url;
 
 pub const DEFAULT_CLOUDINARY_API_BASE: &str = "https://api.cloudinary.com";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// A longer grace would make a stolen, already-used refresh token worth
+/// having for longer; an hour is far past any client's retry.
+pub const MAX_REFRESH_GRACE_SECONDS: u32 = 3600;
 
 /// `Debug` redacts the secrets, so logging a `Config` leaks nothing.
 #[derive(Clone)]
@@ -20,6 +23,9 @@ pub struct Config {
     pub cloudinary_api_base: Url,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a rotated-out refresh token still answers with the pair its
+    /// rotation issued (zero: never; it is refused at once).
+    pub refresh_grace: Duration,
     /// Failed logins per username within 15 minutes before 429.
     pub login_throttle: u32,
     /// Connections per process; small, as every warm function holds its own.
@@ -47,6 +53,7 @@ impl std::fmt::Debug for Config {
             .field("cloudinary_api_base", &self.cloudinary_api_base.as_str())
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("refresh_grace", &self.refresh_grace)
             .field("login_throttle", &self.login_throttle)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
@@ -146,6 +153,15 @@ impl Config {
             cloudinary_api_base,
             access_token_ttl: seconds(&lookup, "ACCESS_TOKEN_TTL", 15 * 60)?,
             refresh_token_ttl: seconds(&lookup, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,
+            refresh_grace: Duration::from_secs(
+                number(
+                    &lookup,
+                    "REFRESH_GRACE_SECONDS",
+                    60,
+                    0..=MAX_REFRESH_GRACE_SECONDS,
+                )?
+                .into(),
+            ),
             login_throttle: number(&lookup, "LOGIN_THROTTLE", 5, 1..=1000)?,
             db_max_connections: number(&lookup, "DB_MAX_CONNECTIONS", 5, 1..=100)?,
             db_acquire_timeout: Duration::from_millis(u64::from(number(
@@ -267,6 +283,7 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(604_800));
         assert_eq!(c.login_throttle, 5);
+        assert_eq!(c.refresh_grace, Duration::from_secs(60));
         assert_eq!(c.migration_url(), "postgres://u@h/db");
         assert_eq!(
             c.cloudinary_api_base.as_str(),
@@ -299,6 +316,27 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.var, "LOGIN_THROTTLE");
+    }
+
+    #[test]
+    fn refresh_grace_takes_zero_and_refuses_nonsense() {
+        let with = |v: &str| {
+            Config::from_lookup(lookup(&[
+                ("DATABASE_URL", "postgres://u@h/db"),
+                ("JWT_SECRET", SECRET),
+                ("REFRESH_GRACE_SECONDS", v),
+            ]))
+        };
+        assert_eq!(with("0").unwrap().refresh_grace, Duration::ZERO);
+        assert_eq!(with(" 5 ").unwrap().refresh_grace, Duration::from_secs(5));
+        assert_eq!(
+            with("3600").unwrap().refresh_grace,
+            Duration::from_secs(3600)
+        );
+        for bad in ["-1", "3601", "1.5", "soon"] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.var, "REFRESH_GRACE_SECONDS", "{bad}");
+        }
     }
 
     #[test]

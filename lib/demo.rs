@@ -127,6 +127,7 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
                     stock: *stock,
                     low_stock_threshold: 10,
                     is_active: true,
+                    needs_preparation: false,
                     image_public_id: None,
                 },
                 owner,
@@ -184,6 +185,9 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
             payment_method: methods[(n % methods.len() as u64) as usize],
             paid_amount: None,
             occurred_at: Some(at),
+            takeaway_charge: None,
+            tax_rate: None,
+            expected_total: None,
         };
         if let Outcome::Created(sale) = checkout::checkout(&mut conn, cashier, req, None).await? {
             sales.push(sale.id);

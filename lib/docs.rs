@@ -70,7 +70,11 @@ const DESCRIPTION: &str = "Point-of-sale backend for KasirGo terminals.\n\n\
 Money is a decimal string with two places (`\"15000.00\"`); inputs accept a string or an integer. \
 Timestamps are RFC 3339 UTC. Every error, on every endpoint, is \
 `{\"detail\": \"...\", \"code\": \"...\", \"fields\": {...}}` (`fields` only on `validation_failed`). \
-A trailing slash is accepted on every path.";
+A trailing slash is accepted on every path.\n\n\
+The operations tagged `v0 (KasirGo app)` are the KasirGo Flutter app's own surface under `/api/v0`, \
+in the Django backend's wire format: every 2xx body is `{\"message\", \"data\"}`, ids of categories, \
+products and sales are integers, money goes out as decimal strings and comes in as JSON numbers \
+(rounded half-up to cents), and every error body also has `message`.";
 
 /// The OpenAPI document.
 #[utoipa::path(

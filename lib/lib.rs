@@ -27,4 +27,5 @@ pub mod stock;
 pub mod sync;
 pub mod uploads;
 pub mod users;
+pub mod v0;
 pub mod validate;

@@ -102,43 +102,41 @@ pub struct MovementFilter {
     pub product_id: Option<Uuid>,
 }
 
-/// Applies an adjustment or count atomically with its ledger row.
-pub async fn change(
-    conn: &mut PgConnection,
-    input: StockChange,
-    user_id: Uuid,
-) -> ApiResult<Movement> {
-    let mut c = Check::new();
-    let reason = c.text("reason", &input.reason, 1, 500);
-    match (input.delta, input.counted) {
-        (Some(_), Some(_)) | (None, None) => {
-            c.add("non_field_errors", "Send exactly one of delta or counted.")
-        }
-        (Some(d), None) => {
-            if d == 0 {
-                c.add("delta", "Must not be zero.");
-            } else {
-                c.range("delta", d, -MAX_UNITS, MAX_UNITS);
-            }
-        }
-        (None, Some(n)) => {
-            c.range("counted", n, 0, MAX_UNITS);
-        }
-    }
-    c.finish()?;
+/// A change to one product's stock, as a manager states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Units added (positive) or removed (negative): an `adjustment`.
+    Delta(i32),
+    /// Units physically counted: a `count`, whose delta is the counted
+    /// value less the stock at the moment it is written.
+    Counted(i32),
+}
 
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+/// Applies an adjustment or count atomically with its ledger row, inside
+/// the caller's transaction: `POST /api/stock` and a product edit's `stock`
+/// both come here. The product row is locked first (`FOR NO KEY UPDATE`,
+/// as checkout locks it), so a concurrent sale either committed before and
+/// the delta is taken from the stock it left, or waits for this one and
+/// sells from the new stock; `delta` and `stock_after` are always what
+/// happened. Stock never goes below zero (409 `insufficient_stock`) nor
+/// above [`MAX_UNITS`]. Returns the ledger row's id.
+pub async fn apply(
+    conn: &mut PgConnection,
+    product_id: Uuid,
+    change: Change,
+    reason: &str,
+    user_id: Uuid,
+) -> ApiResult<i64> {
     let current = sqlx::query_scalar!(
         "SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
-        input.product_id
+        product_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ApiError::field("product_id", "Unknown product."))?;
-    let (kind, delta) = match (input.delta, input.counted) {
-        (Some(d), _) => (Kind::Adjustment, d),
-        (None, Some(n)) => (Kind::Count, n - current),
-        (None, None) => unreachable!("checked above"),
+    let (kind, delta, field) = match change {
+        Change::Delta(d) => (Kind::Adjustment, d, "delta"),
+        Change::Counted(n) => (Kind::Count, n - current, "counted"),
     };
     let after = current + delta;
     if after < 0 {
@@ -146,7 +144,7 @@ pub async fn change(
             code: "insufficient_stock",
             detail: format!("Only {current} in stock; cannot remove {}.", -delta),
             extra: serde_json::json!({
-                "items": [{"product_id": input.product_id, "requested": -delta, "available": current}]
+                "items": [{"product_id": product_id, "requested": -delta, "available": current}]
             })
             .as_object()
             .cloned()
@@ -155,31 +153,65 @@ pub async fn change(
     }
     if after > MAX_UNITS {
         return Err(ApiError::field(
-            "delta",
+            field,
             format!("Stock would exceed {MAX_UNITS}."),
         ));
     }
     sqlx::query!(
         "UPDATE products SET stock = $2 WHERE id = $1",
-        input.product_id,
+        product_id,
         after
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    let id = append(
-        &mut *tx,
+    Ok(append(
+        &mut *conn,
         Entry {
-            product_id: input.product_id,
+            product_id,
             kind,
             delta,
             stock_after: after,
-            reason: &reason,
+            reason,
             user_id: Some(user_id),
             sale_id: None,
             refund_id: None,
         },
     )
-    .await?;
+    .await?)
+}
+
+/// `POST /api/stock`: checks the request, then [`apply`] in its own
+/// transaction.
+pub async fn change(
+    conn: &mut PgConnection,
+    input: StockChange,
+    user_id: Uuid,
+) -> ApiResult<Movement> {
+    let mut c = Check::new();
+    let reason = c.text("reason", &input.reason, 1, 500);
+    let change = match (input.delta, input.counted) {
+        (Some(_), Some(_)) | (None, None) => {
+            c.add("non_field_errors", "Send exactly one of delta or counted.");
+            None
+        }
+        (Some(d), None) => {
+            if d == 0 {
+                c.add("delta", "Must not be zero.");
+            } else {
+                c.range("delta", d, -MAX_UNITS, MAX_UNITS);
+            }
+            Some(Change::Delta(d))
+        }
+        (None, Some(n)) => {
+            c.range("counted", n, 0, MAX_UNITS);
+            Some(Change::Counted(n))
+        }
+    };
+    c.finish()?;
+    let change = change.expect("one of delta or counted when the check passed");
+
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let id = apply(&mut tx, input.product_id, change, &reason, user_id).await?;
     let movement = get(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(movement)

@@ -137,9 +137,10 @@ async fn sync(
     }
 
     let product_rows = sqlx::query!(
-        r#"SELECT id, sku, barcode, name, description, category_id,
+        r#"SELECT id, int_id, sku, barcode, name, description, category_id,
                   price AS "price: Money", cost AS "cost: Money", stock,
-                  low_stock_threshold, is_active, image_public_id, version,
+                  low_stock_threshold, is_active, needs_preparation, image_public_id,
+                  image_url, version,
                   created_at, updated_at, deleted_at IS NOT NULL AS "deleted!"
            FROM products
            WHERE CASE WHEN $1::text IS NULL THEN deleted_at IS NULL
@@ -151,7 +152,7 @@ async fn sync(
     .fetch_all(&mut *tx)
     .await?;
     let category_rows = sqlx::query!(
-        r#"SELECT id, name, description, version, created_at, updated_at,
+        r#"SELECT id, int_id, name, description, version, created_at, updated_at,
                   deleted_at IS NOT NULL AS "deleted!"
            FROM categories
            WHERE CASE WHEN $1::text IS NULL THEN deleted_at IS NULL
@@ -190,6 +191,7 @@ async fn sync(
         products.push(
             Product {
                 id: r.id,
+                int_id: r.int_id,
                 sku: r.sku,
                 barcode: r.barcode,
                 name: r.name,
@@ -200,8 +202,9 @@ async fn sync(
                 stock: r.stock,
                 low_stock_threshold: r.low_stock_threshold,
                 is_active: r.is_active,
+                needs_preparation: r.needs_preparation,
                 image_public_id: r.image_public_id,
-                image_url: None,
+                image_url: r.image_url,
                 version: r.version,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
@@ -220,6 +223,7 @@ async fn sync(
         }
         categories.push(Category {
             id: r.id,
+            int_id: r.int_id,
             name: r.name,
             description: r.description,
             version: r.version,

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// The largest image accepted through the API.
 pub const MAX_IMAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Room for the multipart framing around the image.
-const MULTIPART_OVERHEAD: usize = 64 * 1024;
+pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
 pub const FOLDER: &str = "kasirgo/products";
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,21 +90,8 @@ async fn upload(
         })?;
     let body = read_body(req, MAX_IMAGE_BYTES + MULTIPART_OVERHEAD).await?;
     let (bytes, filename) = file_field(body, &boundary).await?;
-    if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_IMAGE_BYTES,
-        });
-    }
-    let content_type = sniff_image(&bytes).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(
-            "The file is not an image (JPEG, PNG, GIF, WebP, HEIC or AVIF).".into(),
-        )
-    })?;
+    let uploaded = store_image(&state, bytes, &filename).await?;
     let cloudinary = client(&state)?;
-    let public_id = uuid::Uuid::new_v4().to_string();
-    let uploaded = cloudinary
-        .upload(bytes, &filename, content_type, FOLDER, &public_id)
-        .await?;
     Ok((
         StatusCode::CREATED,
         Json(UploadedImage {
@@ -115,6 +102,30 @@ async fn upload(
             bytes: uploaded.bytes,
         }),
     ))
+}
+
+/// Uploads a product photo to Cloudinary under a new public id, judged by
+/// its bytes (whatever its file name or part type say).
+pub async fn store_image(
+    state: &AppState,
+    bytes: Vec<u8>,
+    filename: &str,
+) -> ApiResult<crate::cloudinary::Uploaded> {
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_IMAGE_BYTES,
+        });
+    }
+    let content_type = sniff_image(&bytes).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "The file is not an image (JPEG, PNG, GIF, WebP, HEIC or AVIF).".into(),
+        )
+    })?;
+    let cloudinary = client(state)?;
+    let public_id = uuid::Uuid::new_v4().to_string();
+    Ok(cloudinary
+        .upload(bytes, filename, content_type, FOLDER, &public_id)
+        .await?)
 }
 
 /// The bytes and file name of the multipart field `file`.

@@ -25,6 +25,12 @@ ALTER TABLE sales
     ADD COLUMN prepared_at timestamptz,
     ADD COLUMN prepared_by uuid REFERENCES users (id),
     ADD CHECK ((preparation = 'completed') = (prepared_at IS NOT NULL));
+-- A sale's stage at the till, in one word (lib/sales Stage::of is its twin).
+CREATE FUNCTION sale_stage(status text, preparation text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN status = 'refunded' THEN 'cancelled'
+                WHEN preparation = 'processing' THEN 'processing'
+                ELSE 'completed' END;
 -- The kitchen screen: sales still being prepared, newest first.
 CREATE INDEX sales_preparing ON sales (occurred_at DESC, id DESC) WHERE preparation = 'processing';
 

@@ -172,9 +172,11 @@ async fn login_rejects_bad_input_with_fields() {
     );
 }
 
+/// With `REFRESH_GRACE_SECONDS=0` a used refresh token is refused at once,
+/// as before the grace window existed (tests/refresh.rs has the window).
 #[tokio::test]
-async fn refresh_rotates_and_refuses_reuse() {
-    let app = TestApp::new().await;
+async fn without_grace_refresh_rotates_and_refuses_reuse() {
+    let app = TestApp::with_config(&[("REFRESH_GRACE_SECONDS", "0")]).await;
     create_user(&app, "kasir", "cashier").await;
     let first = login(&app, "kasir", PASSWORD).await;
     let old = first["refresh"].as_str().unwrap().to_string();
@@ -207,9 +209,9 @@ async fn refresh_rotates_and_refuses_reuse() {
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_token_have_one_winner() {
-    let app = TestApp::new().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_grace_concurrent_refreshes_of_one_token_have_one_winner() {
+    let app = TestApp::with_config(&[("REFRESH_GRACE_SECONDS", "0")]).await;
     create_user(&app, "kasir", "cashier").await;
     let refresh = login(&app, "kasir", PASSWORD).await["refresh"]
         .as_str()

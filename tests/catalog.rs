@@ -352,7 +352,7 @@ async fn products_money_is_exact_and_validated() {
 }
 
 #[tokio::test]
-async fn products_patch_never_touches_stock_and_honours_versions() {
+async fn products_patch_checks_stock_and_honours_versions() {
     let app = TestApp::new().await;
     let (_, cashier) = staff(&app, "cashier").await;
     let (_, manager) = staff(&app, "manager").await;
@@ -374,16 +374,18 @@ async fn products_patch_never_touches_stock_and_honours_versions() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "permission_denied");
 
-    let r = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(json!({"stock": 100, "price": "9000"})),
-            Some(&manager),
-        )
-        .await;
-    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
-    assert!(r.body["fields"]["stock"].is_array());
+    for bad in [json!(-1), json!(1_000_001), json!("7"), json!(2.5)] {
+        let r = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({"stock": bad, "price": "9000"})),
+                Some(&manager),
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(r.body["fields"]["stock"].is_array(), "{bad}: {}", r.text);
+    }
     assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 5);
     assert_eq!(
         app.get(&path, Some(&manager)).await.body["price"],
@@ -699,4 +701,462 @@ async fn concurrent_stock_removals_never_go_below_zero() {
     }
     assert_eq!(ok, 10);
     assert_eq!(stock_of(&app, &id).await, 0);
+}
+
+#[tokio::test]
+async fn needs_preparation_and_int_ids_in_every_read_model() {
+    let app = TestApp::new().await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    let (_, manager) = staff(&app, "manager").await;
+    let cat = app
+        .post("/api/categories", json!({"name": "Kopi"}), Some(&manager))
+        .await;
+    assert_eq!(cat.status, StatusCode::CREATED, "{}", cat.text);
+    let cat_int = cat.body["int_id"].as_i64().expect("category int_id");
+    let cat_id = cat.body["id"].as_str().unwrap().to_string();
+
+    let plain = product(&app, &manager, json!({"name": "Air", "price": "3000"})).await;
+    assert_eq!(plain["needs_preparation"], false, "default false");
+    let latte = product(
+        &app,
+        &manager,
+        json!({"name": "Latte", "price": "25000", "needs_preparation": true,
+               "category_id": cat_id}),
+    )
+    .await;
+    assert_eq!(latte["needs_preparation"], true);
+    let (plain_int, latte_int) = (
+        plain["int_id"].as_i64().expect("int_id"),
+        latte["int_id"].as_i64().expect("int_id"),
+    );
+    assert_ne!(plain_int, latte_int);
+    let latte_path = format!("/api/products/{}", latte["id"].as_str().unwrap());
+
+    let r = app.get(&latte_path, Some(&cashier)).await;
+    assert_eq!(
+        (&r.body["needs_preparation"], r.body["int_id"].as_i64()),
+        (&json!(true), Some(latte_int))
+    );
+    let r = app.get("/api/products", Some(&cashier)).await;
+    let listed: Vec<(String, bool, i64)> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["needs_preparation"].as_bool().unwrap(),
+                p["int_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("Air".to_string(), false, plain_int),
+            ("Latte".to_string(), true, latte_int)
+        ]
+    );
+    let r = app
+        .get(&format!("/api/categories/{cat_id}"), Some(&cashier))
+        .await;
+    assert_eq!(r.body["int_id"].as_i64(), Some(cat_int));
+    let r = app.get("/api/categories", Some(&cashier)).await;
+    assert_eq!(r.body["results"][0]["int_id"].as_i64(), Some(cat_int));
+
+    // PATCH sets it; int_id is read-only (ignored in a PATCH).
+    let r = app
+        .call(
+            Method::PATCH,
+            &latte_path,
+            Some(json!({"needs_preparation": false, "int_id": 999_999})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["needs_preparation"], false);
+    assert_eq!(r.body["int_id"].as_i64(), Some(latte_int));
+    let r = app
+        .call(
+            Method::PATCH,
+            &latte_path,
+            Some(json!({"price": "26000"})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.body["needs_preparation"], false, "absent keeps it");
+    let r = app
+        .call(
+            Method::PATCH,
+            &latte_path,
+            Some(json!({"needs_preparation": true})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.body["needs_preparation"], true);
+    let r = app
+        .call(
+            Method::PATCH,
+            &latte_path,
+            Some(json!({"needs_preparation": "yes"})),
+            Some(&manager),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(r.body["fields"]["needs_preparation"].is_array());
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/categories/{cat_id}"),
+            Some(json!({"description": "Hot", "int_id": 5})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["int_id"].as_i64(), Some(cat_int));
+
+    // The sync payload carries both.
+    let r = app.get("/api/sync", Some(&cashier)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let synced = r.body["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == latte["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(synced["needs_preparation"], true);
+    assert_eq!(synced["int_id"].as_i64(), Some(latte_int));
+    let plain_synced = r.body["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == plain["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(plain_synced["needs_preparation"], false);
+    assert_eq!(r.body["categories"][0]["int_id"].as_i64(), Some(cat_int));
+}
+
+#[tokio::test]
+async fn int_id_lookups_for_the_app_surface() {
+    use kasirgo::catalog::{categories, products};
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let cat = app
+        .post("/api/categories", json!({"name": "Roti"}), Some(&manager))
+        .await
+        .body;
+    let a = product(&app, &manager, json!({"name": "B Roti", "price": "1"})).await;
+    let b = product(&app, &manager, json!({"name": "A Roti", "price": "1"})).await;
+    let pool = &app.db.pool;
+
+    let id = products::id_for_int(pool, a["int_id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(id.to_string(), a["id"].as_str().unwrap());
+    let id = categories::id_for_int(pool, cat["int_id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(id.to_string(), cat["id"].as_str().unwrap());
+    let missing = products::id_for_int(pool, 987_654_321).await.unwrap_err();
+    assert!(
+        matches!(missing, kasirgo::error::ApiError::NotFound(_)),
+        "{missing:?}"
+    );
+    let missing = categories::id_for_int(pool, 987_654_321).await.unwrap_err();
+    assert!(
+        matches!(missing, kasirgo::error::ApiError::NotFound(_)),
+        "{missing:?}"
+    );
+
+    let all: Vec<String> = products::list_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(all, ["A Roti", "B Roti"]);
+
+    // Deleted rows are not found by their number any more.
+    app.call(
+        Method::DELETE,
+        &format!("/api/products/{}", b["id"].as_str().unwrap()),
+        None,
+        Some(&manager),
+    )
+    .await;
+    app.call(
+        Method::DELETE,
+        &format!("/api/categories/{}", cat["id"].as_str().unwrap()),
+        None,
+        Some(&manager),
+    )
+    .await;
+    assert!(
+        products::id_for_int(pool, b["int_id"].as_i64().unwrap())
+            .await
+            .is_err()
+    );
+    assert!(
+        categories::id_for_int(pool, cat["int_id"].as_i64().unwrap())
+            .await
+            .is_err()
+    );
+    assert_eq!(products::list_all(pool).await.unwrap().len(), 1);
+    assert!(categories::list_all(pool).await.unwrap().is_empty());
+}
+
+/// (kind, delta, stock_after, user_id) of a product's ledger, oldest first.
+async fn ledger(app: &TestApp, id: &str) -> Vec<(String, i32, i32, Option<uuid::Uuid>)> {
+    sqlx::query_as(
+        "SELECT kind, delta, stock_after, user_id FROM stock_movements
+         WHERE product_id = $1::uuid ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn patch_stock_is_a_count_in_the_ledger() {
+    let app = TestApp::new().await;
+    let (manager_id, manager) = staff(&app, "manager").await;
+    let (cashier_id, cashier) = staff(&app, "cashier").await;
+    let p = product(
+        &app,
+        &manager,
+        json!({"name": "Teh", "sku": "TEH", "price": "4000", "stock": 10}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let path = format!("/api/products/{id}");
+    assert_eq!(
+        ledger(&app, &id).await,
+        [("opening".into(), 10, 10, Some(manager_id))],
+        "creating with stock records the opening entry"
+    );
+
+    // A sale takes 3, then the form says 12: a count of +5 from 7.
+    let r = app
+        .post(
+            "/api/transactions",
+            json!({"items": [{"product_id": id, "quantity": 3}], "payment_method": "cash"}),
+            Some(&cashier),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = patch_with(
+        &app,
+        &path,
+        json!({"stock": 12, "price": "4500"}),
+        &manager,
+        "1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["stock"], 12, "the answer shows the counted stock");
+    assert_eq!(r.body["price"], "4500.00");
+    assert_eq!(r.body["version"], 2);
+    let rows = ledger(&app, &id).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!((rows[1].0.as_str(), rows[1].1, rows[1].2), ("sale", -3, 7));
+    assert_eq!(rows[2], ("count".into(), 5, 12, Some(manager_id)));
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM stock_movements WHERE product_id = $1::uuid ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, kasirgo::catalog::products::EDIT_COUNT_REASON);
+    // The ledger endpoint shows it like any count.
+    let r = app
+        .get(&format!("/api/stock?product_id={id}"), Some(&manager))
+        .await;
+    assert_eq!(r.body["results"][0]["kind"], "count");
+    assert_eq!(r.body["results"][0]["stock_after"], 12);
+
+    // The same stock again (the app sends every field on every edit): no
+    // ledger row, the other fields still change.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 12, "name": "Teh Manis"})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["name"], "Teh Manis");
+    assert_eq!(ledger(&app, &id).await.len(), 3);
+
+    // Down to zero is a count too; the stock never goes negative.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 0})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["stock"], 0);
+    assert_eq!(
+        ledger(&app, &id).await.last().unwrap(),
+        &("count".into(), -12, 0, Some(manager_id))
+    );
+
+    // A failing edit writes neither the count nor anything else: a stale
+    // version, a duplicate SKU, an unknown category, a cashier.
+    product(
+        &app,
+        &manager,
+        json!({"name": "Kopi", "sku": "KOPI", "price": "1"}),
+    )
+    .await;
+    let version = app.get(&path, Some(&manager)).await.body["version"]
+        .as_i64()
+        .unwrap();
+    let stale = patch_with(&app, &path, json!({"stock": 40}), &manager, "1").await;
+    assert_error(&stale, StatusCode::CONFLICT, "version_mismatch");
+    let dup = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 40, "sku": "kopi"})),
+            Some(&manager),
+        )
+        .await;
+    assert_error(&dup, StatusCode::CONFLICT, "conflict");
+    let cat = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 40, "category_id": uuid::Uuid::new_v4()})),
+            Some(&manager),
+        )
+        .await;
+    assert_error(&cat, StatusCode::BAD_REQUEST, "validation_failed");
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 40})),
+            Some(&cashier),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "permission_denied");
+    assert_eq!(stock_of(&app, &id).await, 0);
+    assert_eq!(ledger(&app, &id).await.len(), 4);
+    let now = app.get(&path, Some(&manager)).await.body;
+    assert_eq!(now["version"].as_i64(), Some(version));
+    assert_eq!(now["sku"], "TEH");
+    // A deleted product cannot be counted.
+    let r = app.call(Method::DELETE, &path, None, Some(&manager)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"stock": 3})),
+            Some(&manager),
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(ledger(&app, &id).await.len(), 4);
+    let _ = cashier_id;
+}
+
+#[tokio::test]
+async fn patch_stock_racing_sales_keeps_stock_and_ledger_consistent() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let (_, manager) = staff(&app, "manager").await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    let p = stocked(&app, &manager, "1000", 1000).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let path = format!("/api/products/{id}");
+
+    // Counts far apart (further than everything the sales can take), so
+    // every one of them differs from the stock it meets.
+    let counts: Vec<i32> = (1..=6).map(|k| 2000 * k).collect();
+    let mut tasks = Vec::new();
+    for t in 0..6 {
+        let (app, cashier) = (app.clone(), cashier.clone());
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sold = 0;
+            for i in 0..6 {
+                let q = 1 + (t + i) % 3;
+                let r = app
+                    .post(
+                        "/api/transactions",
+                        json!({"items": [{"product_id": id, "quantity": q}],
+                               "payment_method": "cash"}),
+                        Some(&cashier),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                sold += q;
+            }
+            sold
+        }));
+    }
+    let mut edits = Vec::new();
+    for (k, counted) in counts.iter().copied().enumerate() {
+        let (app, manager, path) = (app.clone(), manager.clone(), path.clone());
+        edits.push(tokio::spawn(async move {
+            let r = app
+                .call(
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"stock": counted, "price": format!("{}", 1000 + k)})),
+                    Some(&manager),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }));
+    }
+    let mut sold = 0;
+    for t in tasks {
+        sold += t.await.unwrap();
+    }
+    for e in edits {
+        e.await.unwrap();
+    }
+
+    let rows = ledger(&app, &id).await;
+    // The ledger is one unbroken chain: each row starts from the stock the
+    // previous one left, and the last one is the product's stock.
+    let mut running = 0;
+    for (kind, delta, after, _) in &rows {
+        assert_eq!(
+            running + delta,
+            *after,
+            "{kind} {delta} -> {after} in {rows:?}"
+        );
+        running = *after;
+    }
+    assert_eq!(stock_of(&app, &id).await, running);
+    let sale_units: i32 = rows.iter().filter(|r| r.0 == "sale").map(|r| -r.1).sum();
+    assert_eq!(sale_units, sold, "every sale is in the ledger");
+    let mut counted: Vec<i32> = rows
+        .iter()
+        .filter(|r| r.0 == "count")
+        .map(|r| r.2)
+        .collect();
+    counted.sort();
+    assert_eq!(
+        counted, counts,
+        "every edit is one count that set its value"
+    );
+    let line_units: i64 = sqlx::query_scalar(
+        "SELECT sum(quantity)::bigint FROM sale_lines WHERE product_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(line_units, i64::from(sold));
 }

@@ -126,7 +126,7 @@ async fn a_sale_is_priced_by_the_server_and_exact() {
             .format("%Y%m%d")
             .to_string()
     };
-    let today = local_day(&s);
+    let today = local_day(s);
     assert_eq!(no, format!("TRX-{today}-0001"));
 
     assert_eq!(stock_of(&app, kopi["id"].as_str().unwrap()).await, 8);

@@ -262,3 +262,143 @@ async fn replaced_and_removed_images_are_destroyed() {
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
 }
+
+#[tokio::test]
+async fn a_kept_image_url_shows_until_an_upload_or_a_removal() {
+    let fake = FakeCloudinary::start().await;
+    let app = app_with(&fake).await;
+    let (_, manager) = staff(&app, "manager").await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    fake.add_asset("kasirgo/products/new");
+    let kept = "https://kasirgo.example/media/products/kopi.jpg";
+    let keep = |id: String| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query("UPDATE products SET image_url = $2 WHERE id = $1::uuid")
+                .bind(id)
+                .bind(kept)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    let kept_url = |id: String| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT image_url FROM products WHERE id = $1::uuid",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    // An imported product: no Cloudinary asset, a kept absolute URL, shown
+    // in every read model.
+    let p = product(&app, &manager, json!({"name": "Kopi", "price": "5000"})).await;
+    assert!(p["image_url"].is_null());
+    let id = p["id"].as_str().unwrap().to_string();
+    let path = format!("/api/products/{id}");
+    keep(id.clone()).await;
+    assert_eq!(app.get(&path, Some(&cashier)).await.body["image_url"], kept);
+    assert_eq!(
+        app.get("/api/products", Some(&cashier)).await.body["results"][0]["image_url"],
+        kept
+    );
+    assert_eq!(
+        app.get("/api/sync", Some(&cashier)).await.body["products"][0]["image_url"],
+        kept
+    );
+    // Other edits keep it.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"price": "5500"})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.body["image_url"], kept);
+    assert_eq!(kept_url(id.clone()).await.as_deref(), Some(kept));
+
+    // An upload replaces it: the Cloudinary URL, the kept one gone.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"image_public_id": "kasirgo/products/new"})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let cloudinary = format!(
+        "https://res.cloudinary.com/{}/image/upload/f_auto,q_auto/kasirgo/products/new",
+        fake.cloud_name
+    );
+    assert_eq!(r.body["image_url"], cloudinary.as_str());
+    assert_eq!(kept_url(id.clone()).await, None);
+    assert_eq!(
+        app.get("/api/sync", Some(&cashier)).await.body["products"][0]["image_url"],
+        cloudinary.as_str()
+    );
+    assert!(
+        fake.destroyed().is_empty(),
+        "a kept URL is no asset of ours"
+    );
+
+    // Removing the image of an imported product removes the kept URL.
+    let q = product(&app, &manager, json!({"name": "Teh", "price": "3000"})).await;
+    let q_id = q["id"].as_str().unwrap().to_string();
+    keep(q_id.clone()).await;
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/products/{q_id}"),
+            Some(json!({"image_public_id": null})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["image_url"].is_null() && r.body["image_public_id"].is_null());
+    assert_eq!(kept_url(q_id).await, None);
+    // And removing a Cloudinary image leaves nothing either.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"image_public_id": null})),
+            Some(&manager),
+        )
+        .await;
+    assert!(r.body["image_url"].is_null());
+    assert_eq!(fake.destroyed(), ["kasirgo/products/new"]);
+}
+
+#[tokio::test]
+async fn a_kept_image_url_shows_without_cloudinary_configured() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let p = product(&app, &manager, json!({"name": "Kopi", "price": "5000"})).await;
+    let kept = "https://kasirgo.example/media/products/kopi.jpg";
+    sqlx::query("UPDATE products SET image_url = $2 WHERE id = $1::uuid")
+        .bind(p["id"].as_str().unwrap())
+        .bind(kept)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let path = format!("/api/products/{}", p["id"].as_str().unwrap());
+    assert_eq!(app.get(&path, Some(&manager)).await.body["image_url"], kept);
+    // A Cloudinary public id without Cloudinary configured has no URL.
+    let r = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"image_public_id": "kasirgo/products/x"})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["image_url"].is_null());
+}

@@ -670,3 +670,351 @@ async fn serve_creates_a_demo_owner_only_on_an_empty_database() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+async fn patch_me(app: &TestApp, body: Value, token: &str) -> Reply {
+    app.call(Method::PATCH, "/api/me", Some(body), Some(token))
+        .await
+}
+
+#[tokio::test]
+async fn every_role_edits_its_own_profile() {
+    let app = TestApp::new().await;
+    for (name, role) in [("boss", "owner"), ("mgr", "manager"), ("kasir", "cashier")] {
+        let (id, token) = user_with_token(&app, name, role).await;
+        let r = patch_me(
+            &app,
+            json!({
+                "username": format!("  {name}.baru "),
+                "full_name": " Siti Rahma ",
+                "email": "  siti@toko.example.com ",
+                "phone": " +62 812-3456 ",
+            }),
+            &token,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{role}: {}", r.text);
+        assert_eq!(r.body["id"], id.to_string());
+        assert_eq!(r.body["username"], format!("{name}.baru"));
+        assert_eq!(r.body["full_name"], "Siti Rahma");
+        assert_eq!(r.body["email"], "siti@toko.example.com");
+        assert_eq!(r.body["phone"], "+62 812-3456");
+        assert_eq!(r.body["role"], role);
+        assert_eq!(r.body["version"], 2);
+
+        let me = app.get("/api/me", Some(&token)).await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me.body, r.body, "{role}: GET shows what PATCH answered");
+
+        // Absent fields stay; "" clears the optional ones.
+        let r = patch_me(&app, json!({"email": "", "phone": ""}), &token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            (&r.body["email"], &r.body["phone"], &r.body["full_name"]),
+            (&json!(""), &json!(""), &json!("Siti Rahma"))
+        );
+        let r = patch_me(&app, json!({}), &token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["username"], format!("{name}.baru"));
+        // The new username logs in.
+        login(&app, &format!("{name}.baru"), PASSWORD).await;
+    }
+}
+
+#[tokio::test]
+async fn own_profile_input_is_checked_like_staff_edits() {
+    let app = TestApp::new().await;
+    let (_, token) = user_with_token(&app, "kasir", "cashier").await;
+    let long_email = format!("{}@example.com", "a".repeat(243));
+    assert_eq!(long_email.len(), 255);
+    let cases = [
+        (json!({"email": "siti"}), "email"),
+        (json!({"email": "siti@toko"}), "email"),
+        (json!({"email": "@toko.com"}), "email"),
+        (json!({"email": "siti@@toko.com"}), "email"),
+        (json!({"email": "si ti@toko.com"}), "email"),
+        (json!({"email": "siti@toko..com"}), "email"),
+        (json!({"email": "siti@.com"}), "email"),
+        (json!({"email": "siti@toko.com."}), "email"),
+        (json!({"email": long_email}), "email"),
+        (json!({"email": 5}), "email"),
+        (json!({"username": ""}), "username"),
+        (json!({"username": "si ti"}), "username"),
+        (json!({"full_name": "x".repeat(151)}), "full_name"),
+        (json!({"phone": "call me"}), "phone"),
+        (json!({"role": "owner"}), "role"),
+        (json!({"is_active": false}), "is_active"),
+        (json!({"password": "new-password-1"}), "password"),
+        (json!({"first_name": "Siti"}), "first_name"),
+    ];
+    for (body, field) in cases {
+        let r = patch_me(&app, body.clone(), &token).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(r.body["fields"][field].is_array(), "{body}: {}", r.text);
+    }
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(
+        (&me.body["role"], &me.body["version"], &me.body["email"]),
+        (&json!("cashier"), &json!(1), &json!("")),
+        "nothing changed"
+    );
+    // The longest plausible address is taken.
+    let longest = format!("{}@example.com", "a".repeat(242));
+    let r = patch_me(&app, json!({"email": longest}), &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["email"], longest);
+    let r = app.call(Method::PATCH, "/api/me", None, Some(&token)).await;
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let r = app
+        .call(Method::PATCH, "/api/me", Some(json!({"email": ""})), None)
+        .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "not_authenticated");
+}
+
+#[tokio::test]
+async fn own_profile_conflicts_and_versions() {
+    let app = TestApp::new().await;
+    create_user(&app, "Siti", "cashier").await;
+    let (_, token) = user_with_token(&app, "kasir", "cashier").await;
+    let r = patch_me(&app, json!({"username": "SITI"}), &token).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    // Renaming oneself to one's own name in other letters is fine.
+    let r = patch_me(&app, json!({"username": "Kasir"}), &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["version"], 2);
+
+    let stale = Request::builder()
+        .method(Method::PATCH)
+        .uri("/api/me/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::IF_MATCH, "1")
+        .body(Body::from(json!({"full_name": "A"}).to_string()))
+        .unwrap();
+    assert_error(
+        &app.send(stale).await,
+        StatusCode::CONFLICT,
+        "version_mismatch",
+    );
+    let r = patch_me(&app, json!({"full_name": "A", "version": 1}), &token).await;
+    assert_error(&r, StatusCode::CONFLICT, "version_mismatch");
+    let r = patch_me(&app, json!({"full_name": "A", "version": 2}), &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["full_name"], "A");
+}
+
+#[tokio::test]
+async fn a_deactivated_or_deleted_account_cannot_edit_itself() {
+    let app = TestApp::new().await;
+    let (_, owner) = user_with_token(&app, "boss", "owner").await;
+    let (paused, paused_token) = user_with_token(&app, "paused", "cashier").await;
+    let (gone, gone_token) = user_with_token(&app, "gone", "cashier").await;
+    let r = patch(&app, paused, json!({"is_active": false}), &owner).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        delete(&app, gone, &owner).await.status,
+        StatusCode::NO_CONTENT
+    );
+    // Their access tokens are still good for up to one lifetime.
+    let r = patch_me(&app, json!({"full_name": "X"}), &paused_token).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "permission_denied");
+    let r = patch_me(&app, json!({"full_name": "X"}), &gone_token).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = app.get(&format!("/api/users/{paused}"), Some(&owner)).await;
+    assert_eq!(r.body["full_name"], "");
+}
+
+#[tokio::test]
+async fn staff_management_shows_and_edits_email() {
+    let app = TestApp::new().await;
+    let (_, owner) = user_with_token(&app, "boss", "owner").await;
+    let r = app
+        .post(
+            "/api/users",
+            json!({"username": "kasir", "password": PASSWORD, "role": "cashier",
+                   "email": " kasir@toko.example "}),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["email"], "kasir@toko.example");
+    let id: Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let r = app
+        .post(
+            "/api/users",
+            json!({"username": "kasir2", "password": PASSWORD, "role": "cashier"}),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(r.body["email"], "", "{}", r.text);
+    let r = app
+        .post(
+            "/api/users",
+            json!({"username": "kasir3", "password": PASSWORD, "role": "cashier",
+                   "email": "kasir3"}),
+            Some(&owner),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(r.body["fields"]["email"].is_array(), "{}", r.text);
+
+    let r = patch(&app, id, json!({"email": "baru@toko.example"}), &owner).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["email"], "baru@toko.example");
+    let r = patch(&app, id, json!({"email": "baru@"}), &owner).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(r.body["fields"]["email"].is_array(), "{}", r.text);
+    let r = app.get(&format!("/api/users/{id}"), Some(&owner)).await;
+    assert_eq!(r.body["email"], "baru@toko.example");
+    let list = app.get("/api/users", Some(&owner)).await;
+    let emails: Vec<&str> = list.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["", "baru@toko.example", ""]);
+    // The one who was edited sees it on their own profile.
+    let token = login(&app, "kasir", PASSWORD).await["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.body["email"], "baru@toko.example");
+}
+
+#[tokio::test]
+async fn changing_the_password_keeps_the_session() {
+    let app = TestApp::new().await;
+    create_user(&app, "kasir", "cashier").await;
+    let session = login(&app, "kasir", PASSWORD).await;
+    let other = login(&app, "kasir", PASSWORD).await;
+    let access = session["access"].as_str().unwrap();
+
+    let wrong = app
+        .post(
+            "/api/me/password",
+            json!({"old_password": "not-the-password", "new_password": "new-password-1"}),
+            Some(access),
+        )
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::BAD_REQUEST,
+        "never 401: {}",
+        wrong.text
+    );
+    assert_eq!(wrong.body["code"], "validation_failed");
+    assert_eq!(
+        wrong.body["fields"]["old_password"],
+        json!(["Wrong password."])
+    );
+
+    let r = app
+        .post(
+            "/api/me/password",
+            json!({"old_password": PASSWORD, "new_password": "new-password-1"}),
+            Some(access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    // The same access token goes on working, and so does the refresh token.
+    assert_eq!(
+        app.get("/api/me", Some(access)).await.status,
+        StatusCode::OK
+    );
+    for pair in [&session, &other] {
+        let r = app
+            .post(
+                "/api/auth/refresh",
+                json!({"refresh": pair["refresh"]}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            app.get("/api/me", r.body["access"].as_str()).await.status,
+            StatusCode::OK
+        );
+    }
+    login(&app, "kasir", "new-password-1").await;
+}
+
+#[tokio::test]
+async fn the_domain_functions_work_without_http() {
+    use kasirgo::users::{ProfilePatch, me};
+    let app = TestApp::new().await;
+    let id = create_user(&app, "kasir", "cashier").await;
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    let patch = ProfilePatch {
+        full_name: Some("Budi Santoso".into()),
+        email: Some("budi@toko.example".into()),
+        ..ProfilePatch::default()
+    };
+    let user = me::update_profile(&mut conn, id, patch, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(user.email, "budi@toko.example");
+    assert_eq!(
+        me::profile(&app.db.pool, id).await.unwrap().full_name,
+        "Budi Santoso"
+    );
+    let bad = ProfilePatch {
+        email: Some("budi".into()),
+        ..ProfilePatch::default()
+    };
+    let err = me::update_profile(&mut conn, id, bad, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kasirgo::error::ApiError::Validation(_)),
+        "{err:?}"
+    );
+    let err = me::change_password(
+        &app.db.pool,
+        id,
+        "wrong-pass".into(),
+        "new-password-1".into(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, kasirgo::error::ApiError::Validation(_)),
+        "{err:?}"
+    );
+    me::change_password(&app.db.pool, id, PASSWORD.into(), "new-password-1".into())
+        .await
+        .unwrap();
+    login(&app, "kasir", "new-password-1").await;
+}
+
+#[tokio::test]
+async fn openapi_documents_the_own_profile_edit() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json", None).await.body;
+    let op = &doc["paths"]["/api/me"]["patch"];
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ProfilePatch",
+        "{op}"
+    );
+    for status in ["200", "400", "401", "403", "404", "409"] {
+        assert!(op["responses"][status].is_object(), "{status}: {op}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    let fields = schemas["ProfilePatch"]["properties"].as_object().unwrap();
+    let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["email", "full_name", "phone", "username", "version"]
+    );
+    assert!(schemas["User"]["properties"]["email"].is_object());
+    assert!(schemas["UpdateUser"]["properties"]["email"].is_object());
+    assert!(schemas["CreateUser"]["properties"]["email"].is_object());
+    assert!(doc["paths"]["/api/me"]["get"].is_object());
+    assert!(doc["paths"]["/api/me/password"]["post"].is_object());
+}

@@ -100,6 +100,11 @@ async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(log_in(&state, body).await?))
+}
+
+/// Login as every surface answers it (v1, and the app's v0).
+pub async fn log_in(state: &AppState, body: LoginRequest) -> ApiResult<LoginResponse> {
     let mut c = Check::new();
     if body.username.trim().is_empty() {
         c.add("username", "This field may not be blank.");
@@ -116,19 +121,23 @@ async fn login(
         }
     }
     c.finish()?;
-    let (user, pair) = session::login(&state, body.username.trim(), body.password).await?;
-    Ok(Json(LoginResponse {
+    let (user, pair) = session::login(state, body.username.trim(), body.password).await?;
+    Ok(LoginResponse {
         access: pair.access,
         refresh: pair.refresh,
         user,
-    }))
+    })
 }
 
 /// Exchange a refresh token for a new pair (also at `/api/token/refresh/`).
 ///
-/// The refresh token is single-use: it is blacklisted, and presenting it
-/// again is 401 `token_not_valid`. Deactivated or deleted accounts cannot
-/// refresh.
+/// The refresh token rotates: it is blacklisted and a new pair is issued.
+/// For `REFRESH_GRACE_SECONDS` (default 60) after that, the same token
+/// answers 200 again with **the same pair** (both strings identical), so
+/// clients racing one refresh, or retrying one that timed out, all end up
+/// holding valid tokens. Later reuse, or any use after a logout, is 401
+/// `token_not_valid` (`Token is blacklisted`). Deactivated or deleted
+/// accounts cannot refresh.
 #[utoipa::path(
     post,
     path = "/api/auth/refresh",
@@ -145,8 +154,13 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
+    Ok(Json(refresh_pair(&state, body).await?))
+}
+
+/// Refresh as every surface answers it (v1, and the app's v0).
+pub async fn refresh_pair(state: &AppState, body: RefreshRequest) -> ApiResult<TokenPair> {
     check_token("refresh", &body.refresh)?;
-    Ok(Json(session::refresh(&state, &body.refresh).await?))
+    session::refresh(state, &body.refresh).await
 }
 
 /// Check a token (also at `/api/token/verify/`): 200 `{}` when valid.
@@ -172,6 +186,10 @@ async fn verify(
 }
 
 /// Log out: blacklist the caller's refresh token. 205 with no body.
+///
+/// It ends the whole login: the token gets no grace window, and the token a
+/// rotation of it issued is blacklisted too. A token that `refresh` would
+/// refuse is refused here the same way.
 #[utoipa::path(
     post,
     path = "/api/auth/logout",

@@ -14,6 +14,9 @@ use crate::validate::Check;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Category {
     pub id: Uuid,
+    /// A stable integer id as well (read-only), for clients that need one.
+    #[schema(read_only, example = 42)]
+    pub int_id: i64,
     #[schema(example = "Minuman")]
     pub name: String,
     pub description: String,
@@ -54,7 +57,7 @@ pub async fn create(db: impl PgExecutor<'_>, input: NewCategory) -> ApiResult<Ca
     sqlx::query_as!(
         Category,
         "INSERT INTO categories (name, description) VALUES ($1, $2)
-         RETURNING id, name, description, version, created_at, updated_at",
+         RETURNING id, int_id, name, description, version, created_at, updated_at",
         name,
         description
     )
@@ -66,13 +69,37 @@ pub async fn create(db: impl PgExecutor<'_>, input: NewCategory) -> ApiResult<Ca
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> ApiResult<Category> {
     sqlx::query_as!(
         Category,
-        "SELECT id, name, description, version, created_at, updated_at
+        "SELECT id, int_id, name, description, version, created_at, updated_at
          FROM categories WHERE id = $1 AND deleted_at IS NULL",
         id
     )
     .fetch_optional(db)
     .await?
     .ok_or_else(|| ApiError::not_found("Category"))
+}
+
+/// The UUID of the live category with this integer id (404 when there is
+/// none or it was deleted).
+pub async fn id_for_int(db: impl PgExecutor<'_>, int_id: i64) -> ApiResult<Uuid> {
+    sqlx::query_scalar!(
+        "SELECT id FROM categories WHERE int_id = $1 AND deleted_at IS NULL",
+        int_id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ApiError::not_found("Category"))
+}
+
+/// Every live category, in name order, unpaged.
+pub async fn list_all(db: impl PgExecutor<'_>) -> ApiResult<Vec<Category>> {
+    Ok(sqlx::query_as!(
+        Category,
+        "SELECT id, int_id, name, description, version, created_at, updated_at
+         FROM categories WHERE deleted_at IS NULL
+         ORDER BY name, id"
+    )
+    .fetch_all(db)
+    .await?)
 }
 
 pub async fn update(
@@ -95,7 +122,7 @@ pub async fn update(
             description = COALESCE($3, description),
             version = version + 1
          WHERE id = $1 AND deleted_at IS NULL AND ($4::int IS NULL OR version = $4)
-         RETURNING id, name, description, version, created_at, updated_at",
+         RETURNING id, int_id, name, description, version, created_at, updated_at",
         id,
         name,
         description,
@@ -153,7 +180,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<Category>> {
     sqlx::query_as!(
         Category,
-        "SELECT id, name, description, version, created_at, updated_at
+        "SELECT id, int_id, name, description, version, created_at, updated_at
          FROM categories
          WHERE deleted_at IS NULL AND ($1::text IS NULL OR (name, id) > ($1, $2::uuid))
          ORDER BY name, id

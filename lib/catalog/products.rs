@@ -1,5 +1,6 @@
 //! Products: what the shop sells. Prices and costs are exact money; stock is
-//! changed only by sales, refunds and the stock ledger, never by PATCH.
+//! changed only through the stock ledger: by sales, refunds, `/api/stock`,
+//! and a product edit's `stock`, which is written there as a count.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,9 @@ pub const MAX_UNITS: i32 = 1_000_000;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Product {
     pub id: Uuid,
+    /// A stable integer id as well (read-only), for clients that need one.
+    #[schema(read_only, example = 42)]
+    pub int_id: i64,
     /// Unique among live products (case-insensitive) when set.
     pub sku: Option<String>,
     pub barcode: Option<String>,
@@ -26,12 +30,17 @@ pub struct Product {
     pub category_id: Option<Uuid>,
     pub price: Money,
     pub cost: Money,
-    /// Read-only here: changed by sales, refunds and `/api/stock`.
+    /// Changed by sales, refunds, `/api/stock`, and a PATCH's `stock` (a
+    /// count); every change is in the stock ledger.
     pub stock: i32,
     pub low_stock_threshold: i32,
     pub is_active: bool,
+    /// Made to order: a paid sale with such a line goes to the kitchen.
+    pub needs_preparation: bool,
     pub image_public_id: Option<String>,
-    /// Cloudinary delivery URL with automatic format and quality.
+    /// With `image_public_id`, its Cloudinary delivery URL with automatic
+    /// format and quality; without, the absolute URL an imported product
+    /// kept (until an image is uploaded or removed); else null.
     pub image_url: Option<String>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -39,12 +48,13 @@ pub struct Product {
 }
 
 impl Product {
-    /// Fills `image_url` from the image's public id.
+    /// Fills `image_url`: from the image's public id when there is one
+    /// (null if Cloudinary is not configured), else the kept URL the row
+    /// was read with.
     pub fn with_image_url(mut self, cloud_name: Option<&str>) -> Product {
-        self.image_url = match (cloud_name, &self.image_public_id) {
-            (Some(cloud), Some(id)) => Some(crate::cloudinary::delivery_url(cloud, id)),
-            _ => None,
-        };
+        if let Some(id) = &self.image_public_id {
+            self.image_url = cloud_name.map(|cloud| crate::cloudinary::delivery_url(cloud, id));
+        }
         self
     }
 }
@@ -66,6 +76,9 @@ pub struct NewProduct {
     pub low_stock_threshold: i32,
     #[serde(default = "yes")]
     pub is_active: bool,
+    /// Default false.
+    #[serde(default)]
+    pub needs_preparation: bool,
     pub image_public_id: Option<String>,
 }
 
@@ -74,7 +87,8 @@ fn yes() -> bool {
 }
 
 /// Send only what changes; `null` clears `sku`, `barcode`, `category_id`
-/// and `image_public_id`. `stock` is refused: use `/api/stock`.
+/// and `image_public_id`. Setting or clearing `image_public_id` also drops
+/// an imported product's kept image URL.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProductPatch {
     #[serde(default, deserialize_with = "nullable")]
@@ -92,15 +106,23 @@ pub struct ProductPatch {
     pub cost: Option<Money>,
     pub low_stock_threshold: Option<i32>,
     pub is_active: Option<bool>,
+    pub needs_preparation: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub image_public_id: Option<Option<String>>,
     /// Alternative to `If-Match`.
     pub version: Option<i32>,
-    /// Refused when present: stock changes go through `/api/stock`.
-    #[schema(ignore)]
-    pub stock: Option<serde_json::Value>,
+    /// The stock counted on the shelf (0..=1000000). When it differs from
+    /// the stock at the moment of the change, it is written to the stock
+    /// ledger as a `count` (as `POST /api/stock {counted}` would), in the
+    /// same transaction as the rest of the edit; the same value writes
+    /// nothing.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub stock: Option<i32>,
 }
+
+/// The ledger reason of a count made through a product edit.
+pub const EDIT_COUNT_REASON: &str = "Counted on the product edit form";
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -191,12 +213,13 @@ pub async fn create(
     let product = sqlx::query_as!(
         Product,
         r#"INSERT INTO products (sku, barcode, name, description, category_id, price, cost,
-                                stock, low_stock_threshold, is_active, image_public_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           RETURNING id, sku, barcode, name, description, category_id,
+                                stock, low_stock_threshold, is_active, needs_preparation,
+                                image_public_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           RETURNING id, int_id, sku, barcode, name, description, category_id,
                      price AS "price: Money", cost AS "cost: Money", stock,
-                     low_stock_threshold, is_active, image_public_id,
-                     NULL::text AS image_url, version, created_at, updated_at"#,
+                     low_stock_threshold, is_active, needs_preparation, image_public_id,
+                     image_url, version, created_at, updated_at"#,
         sku,
         barcode,
         name,
@@ -207,6 +230,7 @@ pub async fn create(
         input.stock,
         input.low_stock_threshold,
         input.is_active,
+        input.needs_preparation,
         image,
     )
     .fetch_one(&mut *tx)
@@ -235,16 +259,44 @@ pub async fn create(
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> ApiResult<Product> {
     sqlx::query_as!(
         Product,
-        r#"SELECT id, sku, barcode, name, description, category_id,
+        r#"SELECT id, int_id, sku, barcode, name, description, category_id,
                   price AS "price: Money", cost AS "cost: Money", stock,
-                  low_stock_threshold, is_active, image_public_id,
-                  NULL::text AS image_url, version, created_at, updated_at
+                  low_stock_threshold, is_active, needs_preparation, image_public_id,
+                  image_url, version, created_at, updated_at
            FROM products WHERE id = $1 AND deleted_at IS NULL"#,
         id
     )
     .fetch_optional(db)
     .await?
     .ok_or_else(|| ApiError::not_found("Product"))
+}
+
+/// The UUID of the live product with this integer id (404 when there is
+/// none or it was deleted).
+pub async fn id_for_int(db: impl PgExecutor<'_>, int_id: i64) -> ApiResult<Uuid> {
+    sqlx::query_scalar!(
+        "SELECT id FROM products WHERE int_id = $1 AND deleted_at IS NULL",
+        int_id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ApiError::not_found("Product"))
+}
+
+/// Every live product (active or not), in name order, unpaged. Call
+/// [`Product::with_image_url`] on each before showing it.
+pub async fn list_all(db: impl PgExecutor<'_>) -> ApiResult<Vec<Product>> {
+    Ok(sqlx::query_as!(
+        Product,
+        r#"SELECT id, int_id, sku, barcode, name, description, category_id,
+                  price AS "price: Money", cost AS "cost: Money", stock,
+                  low_stock_threshold, is_active, needs_preparation, image_public_id,
+                  image_url, version, created_at, updated_at
+           FROM products WHERE deleted_at IS NULL
+           ORDER BY name, id"#
+    )
+    .fetch_all(db)
+    .await?)
 }
 
 /// What an update did to the product's image, so the caller can destroy
@@ -254,18 +306,20 @@ pub struct Updated {
     pub replaced_image: Option<String>,
 }
 
+/// Applies a PATCH in one transaction. A `stock` that differs from the
+/// stock under the row lock is written as a count by `user_id` through
+/// [`crate::stock::apply`] (delta and stock after as they happened, a
+/// concurrent sale before or after it); the same stock writes no ledger row.
 pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
     patch: ProductPatch,
     expected_version: Option<i32>,
+    user_id: Uuid,
 ) -> ApiResult<Updated> {
     let mut c = Check::new();
-    if patch.stock.is_some() {
-        c.add(
-            "stock",
-            "Stock is changed only by sales, refunds and POST /api/stock.",
-        );
+    if let Some(n) = patch.stock {
+        c.range("stock", n, 0, MAX_UNITS);
     }
     let name = patch.name.as_deref().map(|n| c.text("name", n, 1, 200));
     let description = patch
@@ -291,7 +345,7 @@ pub async fn update(
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let current = sqlx::query!(
-        "SELECT version, image_public_id FROM products
+        "SELECT version, image_public_id, stock FROM products
          WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
         id
     )
@@ -303,6 +357,20 @@ pub async fn update(
     }
     if let Some(category) = patch.category_id {
         check_category(&mut tx, category).await?;
+    }
+    // The row is locked since the read above: no sale can move the stock
+    // between the comparison and the count.
+    if let Some(counted) = patch.stock
+        && counted != current.stock
+    {
+        crate::stock::apply(
+            &mut tx,
+            id,
+            crate::stock::Change::Counted(counted),
+            EDIT_COUNT_REASON,
+            user_id,
+        )
+        .await?;
     }
     let product = sqlx::query_as!(
         Product,
@@ -317,12 +385,16 @@ pub async fn update(
               low_stock_threshold = COALESCE($12, low_stock_threshold),
               is_active = COALESCE($13, is_active),
               image_public_id = CASE WHEN $14 THEN $15 ELSE image_public_id END,
+              -- An upload (a new public id) replaces a kept image URL;
+              -- removing the image removes both.
+              image_url = CASE WHEN $14 THEN NULL ELSE image_url END,
+              needs_preparation = COALESCE($16, needs_preparation),
               version = version + 1
            WHERE id = $1
-           RETURNING id, sku, barcode, name, description, category_id,
+           RETURNING id, int_id, sku, barcode, name, description, category_id,
                      price AS "price: Money", cost AS "cost: Money", stock,
-                     low_stock_threshold, is_active, image_public_id,
-                     NULL::text AS image_url, version, created_at, updated_at"#,
+                     low_stock_threshold, is_active, needs_preparation, image_public_id,
+                     image_url, version, created_at, updated_at"#,
         id,
         sku.is_some(),
         sku.flatten(),
@@ -338,6 +410,7 @@ pub async fn update(
         patch.is_active,
         image.is_some(),
         image.flatten(),
+        patch.needs_preparation,
     )
     .fetch_one(&mut *tx)
     .await
@@ -422,10 +495,10 @@ pub async fn list(
         .await?;
     let rows = sqlx::query_as!(
         Product,
-        r#"SELECT id, sku, barcode, name, description, category_id,
+        r#"SELECT id, int_id, sku, barcode, name, description, category_id,
                   price AS "price: Money", cost AS "cost: Money", stock,
-                  low_stock_threshold, is_active, image_public_id,
-                  NULL::text AS image_url, version, created_at, updated_at
+                  low_stock_threshold, is_active, needs_preparation, image_public_id,
+                  image_url, version, created_at, updated_at
            FROM products
            WHERE deleted_at IS NULL
              AND ($1::text IS NULL
@@ -454,6 +527,21 @@ pub async fn list(
     .await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// Live products' UUIDs by their integer ids (the app's ids); ids with no
+/// live product are absent.
+pub async fn ids_for_ints(
+    db: impl PgExecutor<'_>,
+    int_ids: &[i64],
+) -> ApiResult<std::collections::HashMap<i64, Uuid>> {
+    let rows = sqlx::query!(
+        "SELECT int_id, id FROM products WHERE int_id = ANY($1) AND deleted_at IS NULL",
+        int_ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.int_id, r.id)).collect())
 }
 
 #[cfg(test)]
@@ -545,14 +633,17 @@ pub mod http {
     }
 
     /// Change a product (manager+). Replacing or removing `image_public_id`
-    /// destroys the old image on Cloudinary.
+    /// destroys the old image on Cloudinary. A `stock` different from the
+    /// current stock is recorded in the stock ledger as a count by you, in
+    /// the same transaction (a concurrent sale lands before or after it,
+    /// and the ledger shows both); the same stock records nothing.
     #[utoipa::path(patch, path = "/api/products/{id}", tag = "catalog",
         params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header)),
         request_body = ProductPatch,
         responses((status = 200, body = Product), (status = 400, body = ErrorBody),
                   (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
     async fn patch_product(
-        _: Auth<ManagerUp>,
+        auth: Auth<ManagerUp>,
         State(state): State<AppState>,
         IdPath(id): IdPath,
         headers: HeaderMap,
@@ -560,7 +651,7 @@ pub mod http {
     ) -> ApiResult<Json<Product>> {
         let expected = expected_version(&headers, patch.version)?;
         let mut conn = state.db.acquire().await?;
-        let updated = update(&mut conn, id, patch, expected).await?;
+        let updated = update(&mut conn, id, patch, expected, auth.user_id).await?;
         drop(conn);
         if let Some(old) = updated.replaced_image {
             state.destroy_image(&old).await;

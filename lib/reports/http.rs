@@ -112,7 +112,7 @@ async fn store(conn: &mut sqlx::PgConnection) -> ApiResult<Store> {
     })
 }
 
-const FIGURE_COLUMNS: [&str; 11] = [
+const FIGURE_COLUMNS: [&str; 12] = [
     "transactions",
     "items_sold",
     "gross_sales",
@@ -124,9 +124,10 @@ const FIGURE_COLUMNS: [&str; 11] = [
     "gross_profit",
     "items_refunded",
     "refunded_tax",
+    "takeaway_charges",
 ];
 
-fn figure_cells(f: &Figures) -> [String; 11] {
+fn figure_cells(f: &Figures) -> [String; 12] {
     [
         f.transactions.to_string(),
         f.items_sold.to_string(),
@@ -139,6 +140,7 @@ fn figure_cells(f: &Figures) -> [String; 11] {
         f.gross_profit.to_string(),
         f.items_refunded.to_string(),
         f.refunded_tax.to_string(),
+        f.takeaway_charges.to_string(),
     ]
 }
 
@@ -187,14 +189,18 @@ pub struct DailyReport {
 /// days; default the last 7 days, today included), days without sales as
 /// zeros. A sale counts on the local day of its `occurred_at`, a refund on
 /// the day it was made. `gross_sales` are subtotals before discount;
-/// `refunds` is money paid back, tax included, `refunded_tax` its tax part;
-/// `net_sales = gross_sales - discounts - (refunds - refunded_tax)`;
+/// `takeaway_charges` the sales' take-away charges (part of their totals,
+/// untaxed); `refunds` is money paid back, tax included (and the refunded
+/// share of a take-away charge), `refunded_tax` its tax part;
+/// `net_sales = gross_sales - discounts + takeaway_charges - (refunds - refunded_tax)`,
+/// so a fully refunded sale nets to zero;
 /// `cost_of_goods` is the cost of goods sold less that of refunded goods put
 /// back on the shelf; `gross_profit = net_sales - cost_of_goods`. Amounts
 /// are exact decimal strings and may be negative on a day of refunds.
 ///
 /// CSV (`?format=csv` or `Accept: text/csv`): a header row
-/// `date,transactions,...` then one row per day, as an attachment.
+/// `date,transactions,items_sold,gross_sales,discounts,tax,refunds,net_sales,cost_of_goods,gross_profit,items_refunded,refunded_tax,takeaway_charges`
+/// then one row per day, as an attachment.
 #[utoipa::path(get, path = "/api/reports/daily", tag = "reports",
     params(DayRangeParams),
     responses(

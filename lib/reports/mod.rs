@@ -5,15 +5,19 @@
 //! - a sale counts on the local day of its `occurred_at`; a refund on the
 //!   local day it was made (`created_at`), whatever day its sale was;
 //! - `gross_sales` is the sales' subtotals (line value before discount),
-//!   `discounts` and `tax` are what those sales charged;
+//!   `discounts` and `tax` are what those sales charged, `takeaway_charges`
+//!   their take-away (packaging) charges: part of the total, untaxed;
 //! - `refunds` is the money paid back (tax included), `refunded_tax` the
 //!   part of it that was tax, `items_refunded` the units given back;
-//! - `net_sales = gross_sales - discounts - (refunds - refunded_tax)`:
-//!   sales after discounts and refunds, before tax;
+//! - net sales are sales after discounts and refunds, with the take-away
+//!   charges, before tax:
+//!   `net_sales = gross_sales - discounts + takeaway_charges - (refunds - refunded_tax)`.
+//!   A refund scales with the sale's total, charge included, and its tax
+//!   share with the sale's tax, so a fully refunded sale nets to zero;
 //! - `cost_of_goods`: the unit cost of the goods sold, less that of goods
 //!   refunded and restocked; `gross_profit = net_sales - cost_of_goods`.
 //!
-//! The figures come from the rollups of migrations 5 and 7 (see there):
+//! The figures come from the rollups of migrations 5, 7 and 12 (see there):
 //! hourly UTC buckets kept exact by triggers, summed per period in one
 //! statement. A period that does not start on the hour (a store in a
 //! :30/:45 zone) is summed from the raw rows instead: exact, slower.
@@ -100,7 +104,7 @@ pub struct Figures {
     pub tax: Amount,
     /// Money paid back by refunds made in the period, tax included.
     pub refunds: Amount,
-    /// `gross_sales - discounts - (refunds - refunded_tax)`.
+    /// `gross_sales - discounts + takeaway_charges - (refunds - refunded_tax)`.
     pub net_sales: Amount,
     /// Cost of the goods sold, less that of goods refunded and restocked.
     pub cost_of_goods: Amount,
@@ -110,6 +114,9 @@ pub struct Figures {
     pub items_refunded: i64,
     /// The part of `refunds` that was tax.
     pub refunded_tax: Amount,
+    /// Take-away (packaging) charges of the period's sales: part of their
+    /// totals, untaxed.
+    pub takeaway_charges: Amount,
 }
 
 /// The sums a period's figures derive from.
@@ -125,11 +132,13 @@ pub struct Sums {
     pub refunded_tax: Decimal,
     pub items_refunded: i64,
     pub restocked_cost: Decimal,
+    pub takeaway_charges: Decimal,
 }
 
 impl From<Sums> for Figures {
     fn from(s: Sums) -> Figures {
-        let net_sales = s.gross_sales - s.discounts - (s.refunds - s.refunded_tax);
+        let net_sales =
+            s.gross_sales - s.discounts + s.takeaway_charges - (s.refunds - s.refunded_tax);
         let cost_of_goods = s.cost_of_goods - s.restocked_cost;
         Figures {
             transactions: s.transactions,
@@ -143,6 +152,7 @@ impl From<Sums> for Figures {
             gross_profit: Amount(net_sales - cost_of_goods),
             items_refunded: s.items_refunded,
             refunded_tax: Amount(s.refunded_tax),
+            takeaway_charges: Amount(s.takeaway_charges),
         }
     }
 }
@@ -162,6 +172,7 @@ impl Add for Figures {
             gross_profit: self.gross_profit + o.gross_profit,
             items_refunded: self.items_refunded + o.items_refunded,
             refunded_tax: self.refunded_tax + o.refunded_tax,
+            takeaway_charges: self.takeaway_charges + o.takeaway_charges,
         }
     }
 }
@@ -216,6 +227,7 @@ pub async fn sums(
                     refunded_tax: r.refunded_tax,
                     items_refunded: r.items_refunded,
                     restocked_cost: r.restocked_cost,
+                    takeaway_charges: r.takeaway_charges,
                 })
                 .collect()
         };
@@ -236,7 +248,8 @@ pub async fn sums(
                           coalesce(sum(f.refunds), 0) AS "refunds!",
                           coalesce(sum(f.refunded_tax), 0) AS "refunded_tax!",
                           coalesce(sum(f.items_refunded), 0)::bigint AS "items_refunded!",
-                          coalesce(sum(f.restocked_cost), 0) AS "restocked_cost!"
+                          coalesce(sum(f.restocked_cost), 0) AS "restocked_cost!",
+                          coalesce(sum(f.takeaway_charges), 0) AS "takeaway_charges!"
                    FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY
                         AS p(starts, ends, n)
                    LEFT JOIN (
@@ -265,7 +278,8 @@ pub async fn sums(
                           coalesce(sum(f.refunds), 0) AS "refunds!",
                           coalesce(sum(f.refunded_tax), 0) AS "refunded_tax!",
                           coalesce(sum(f.items_refunded), 0)::bigint AS "items_refunded!",
-                          coalesce(sum(f.restocked_cost), 0) AS "restocked_cost!"
+                          coalesce(sum(f.restocked_cost), 0) AS "restocked_cost!",
+                          coalesce(sum(f.takeaway_charges), 0) AS "takeaway_charges!"
                    FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY
                         AS p(starts, ends, n)
                    LEFT JOIN (SELECT * FROM report_facts WHERE at >= $3 AND at < $4) f
@@ -317,7 +331,7 @@ pub async fn compact(conn: &mut PgConnection) -> sqlx::Result<u64> {
          INSERT INTO report_buckets AS b
          SELECT bucket, sum(transactions), sum(items_sold), sum(gross_sales), sum(discounts),
                 sum(tax), sum(cost_of_goods), sum(refunds), sum(refunded_tax),
-                sum(items_refunded), sum(restocked_cost)
+                sum(items_refunded), sum(restocked_cost), sum(takeaway_charges)
          FROM moved GROUP BY bucket
          ON CONFLICT (bucket) DO UPDATE SET
              transactions = b.transactions + excluded.transactions,
@@ -329,7 +343,8 @@ pub async fn compact(conn: &mut PgConnection) -> sqlx::Result<u64> {
              refunds = b.refunds + excluded.refunds,
              refunded_tax = b.refunded_tax + excluded.refunded_tax,
              items_refunded = b.items_refunded + excluded.items_refunded,
-             restocked_cost = b.restocked_cost + excluded.restocked_cost"
+             restocked_cost = b.restocked_cost + excluded.restocked_cost,
+             takeaway_charges = b.takeaway_charges + excluded.takeaway_charges"
     )
     .execute(&mut *tx)
     .await?
@@ -375,10 +390,13 @@ mod tests {
             refunded_tax: d("2.00"),
             items_refunded: 1,
             restocked_cost: d("8.00"),
+            takeaway_charges: d("4.00"),
         });
-        assert_eq!(f.net_sales, Amount(d("70.00")));
+        // 100 - 10 + 4 - (22 - 2)
+        assert_eq!(f.net_sales, Amount(d("74.00")));
         assert_eq!(f.cost_of_goods, Amount(d("32.00")));
-        assert_eq!(f.gross_profit, Amount(d("38.00")));
+        assert_eq!(f.gross_profit, Amount(d("42.00")));
+        assert_eq!(f.takeaway_charges, Amount(d("4.00")));
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub struct PaymentMethodRow {
     pub payment_method: PaymentMethod,
     /// Sales paid this way in the range.
     pub transactions: i64,
-    /// Their totals (after discount, with tax): the money taken.
+    /// Their totals (after discount, with tax and take-away charge): the
+    /// money taken.
     pub total: Amount,
     /// Money paid back in the range on sales paid this way.
     pub refunds: Amount,
@@ -33,7 +34,7 @@ pub struct CashierRow {
     pub username: String,
     pub transactions: i64,
     pub items_sold: i64,
-    /// Totals of their sales (after discount, with tax).
+    /// Totals of their sales (after discount, with tax and take-away charge).
     pub total: Amount,
 }
 

@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Cashier, OrderType, PaymentMethod, Sale, SaleLine};
+use super::{Cashier, OrderType, PaymentMethod, Preparation, Sale, SaleLine};
 use crate::error::{ApiError, ApiResult};
 use crate::money::Money;
 use crate::validate::Check;
@@ -61,6 +61,20 @@ pub struct CheckoutRequest {
     pub paid_amount: Option<Money>,
     /// When an offline sale happened; defaults to now.
     pub occurred_at: Option<DateTime<Utc>>,
+    /// Packaging for a take-away order: added to the total, untaxed.
+    /// Only a `take_away` order carries one.
+    pub takeaway_charge: Option<Money>,
+    /// The tax rate (0..1) the till applied, in place of the store's
+    /// `tax_rate` setting. Not on the v1 wire: the v0 adapter sets it from
+    /// the app's `tax_percentage`, which the app's total already includes.
+    #[serde(skip)]
+    pub tax_rate: Option<Decimal>,
+    /// The total the till showed the customer: the sale is refused, and
+    /// nothing written, unless the catalog's prices come to it (to the
+    /// cent: the app sums doubles). Not on the v1 wire, which answers the
+    /// total instead.
+    #[serde(skip)]
+    pub expected_total: Option<Decimal>,
 }
 
 /// The canonical fingerprint of a request body: same JSON (whatever the
@@ -101,6 +115,19 @@ fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
     }
     let customer_name = c.text("customer_name", &req.customer_name, 0, 200);
     let notes = c.text("notes", &req.notes, 0, 1000);
+    if req.takeaway_charge.is_some_and(|c| c != Money::ZERO)
+        && req.order_type != OrderType::TakeAway
+    {
+        c.add(
+            "takeaway_charge",
+            "Only a take_away order carries a take-away charge.",
+        );
+    }
+    if let Some(rate) = req.tax_rate
+        && (rate.is_sign_negative() || rate > Decimal::ONE)
+    {
+        c.add("tax_rate", "Must be between 0 and 1.");
+    }
     let occurred_at = req.occurred_at.unwrap_or(now);
     if occurred_at > now + MAX_CLOCK_SKEW {
         c.add("occurred_at", "Must not be in the future.");
@@ -125,16 +152,19 @@ pub struct Totals {
     pub subtotal: Decimal,
     pub discount: Decimal,
     pub tax: Decimal,
+    pub takeaway_charge: Decimal,
     pub total: Decimal,
     pub paid: Decimal,
     pub change: Decimal,
 }
 
-/// The sale's arithmetic: tax on (subtotal - discount), half-up to cents.
+/// The sale's arithmetic: tax on (subtotal - discount), half-up to cents,
+/// then the (untaxed) take-away charge.
 pub fn totals(
     subtotal: Decimal,
     discount: Decimal,
     tax_rate: Decimal,
+    takeaway_charge: Decimal,
     paid: Option<Decimal>,
 ) -> ApiResult<Totals> {
     if discount > subtotal {
@@ -145,7 +175,7 @@ pub fn totals(
     }
     let taxable = subtotal - discount;
     let tax = round_money(taxable * tax_rate);
-    let total = taxable + tax;
+    let total = taxable + tax + takeaway_charge;
     let paid = paid.unwrap_or(total);
     if paid < total {
         return Err(ApiError::field(
@@ -160,6 +190,7 @@ pub fn totals(
         subtotal,
         discount,
         tax,
+        takeaway_charge,
         total,
         paid,
         change: paid - total,
@@ -261,9 +292,9 @@ async fn sell(
         // products queue instead of deadlocking; read prices and stock, and
         // whether this key already has a sale.
         let rows = sqlx::query!(
-            r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
+            r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
                       s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
-                      u.username AS "username!",
+                      u.username AS "username!", u.full_name AS "full_name!",
                       EXISTS (SELECT 1 FROM idempotency_keys k
                               WHERE k.user_id = $2 AND k.key = $3) AS "sold!"
                FROM products p
@@ -335,18 +366,37 @@ async fn sell(
         let t = totals(
             subtotal,
             req.discount.map(Money::amount).unwrap_or_default(),
-            first.tax_rate,
+            req.tax_rate.unwrap_or(first.tax_rate),
+            req.takeaway_charge.map(Money::amount).unwrap_or_default(),
             req.paid_amount.map(Money::amount),
         )?;
+        if let Some(shown) = req.expected_total
+            && (shown - t.total).abs() > Decimal::new(1, 2)
+        {
+            return Err(ApiError::field(
+                "total",
+                format!(
+                    "The total {shown} does not match the current prices ({}); refresh the products and ring the sale up again.",
+                    t.total
+                ),
+            ));
+        }
+        // Made to order: the kitchen has it until it marks the sale done.
+        let preparation = rows
+            .iter()
+            .any(|p| p.needs_preparation)
+            .then_some(Preparation::Processing);
 
         let sale_id = Uuid::now_v7();
         let mut sale = Sale {
             id: sale_id,
+            int_id: 0,
             transaction_no: String::new(),
             status: "completed".into(),
             cashier: Cashier {
                 id: user_id,
                 username: first.username.clone(),
+                full_name: first.full_name.clone(),
             },
             customer_name: checked.customer_name.clone(),
             notes: checked.notes.clone(),
@@ -355,10 +405,13 @@ async fn sell(
             subtotal: money(t.subtotal)?,
             discount: money(t.discount)?,
             tax: money(t.tax)?,
+            takeaway_charge: money(t.takeaway_charge)?,
             total: money(t.total)?,
             paid_amount: money(t.paid)?,
             change_amount: money(t.change)?,
             refunded_amount: Money::ZERO,
+            preparation,
+            prepared_at: None,
             occurred_at: checked.occurred_at,
             created_at: now,
             items: lines,
@@ -369,7 +422,7 @@ async fn sell(
             .iter()
             .map(|l| found[&l.product_id].cost)
             .collect();
-        let result = sqlx::query_scalar!(
+        let result = sqlx::query!(
             r#"WITH taken AS (
                    UPDATE products p SET stock = p.stock - w.qty
                    FROM unnest($1::uuid[], $2::int[]) AS w(id, qty)
@@ -391,14 +444,15 @@ async fn sell(
                ), sale AS (
                    INSERT INTO sales (id, transaction_no, cashier_id, customer_name, notes,
                                       order_type, payment_method, subtotal, discount, tax, total,
-                                      paid_amount, change_amount, occurred_at, created_at)
+                                      paid_amount, change_amount, occurred_at, created_at,
+                                      takeaway_charge, preparation)
                    SELECT $4, 'TRX-' || to_char(day, 'YYYYMMDD') || '-'
                               || CASE WHEN no < 1 THEN NULL
                                       WHEN no < 10000 THEN lpad(no::text, 4, '0')
                                       ELSE no::text END,
-                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $31, $32
                    FROM numbered
-                   RETURNING id, transaction_no
+                   RETURNING id, transaction_no, int_id
                ), lines AS (
                    INSERT INTO sale_lines (id, sale_id, line_no, product_id, product_name, sku,
                                            unit_price, unit_cost, quantity, line_total, note)
@@ -416,11 +470,13 @@ async fn sell(
                ), remembered AS (
                    INSERT INTO idempotency_keys (user_id, key, request_hash, sale_id, response)
                    SELECT $5, $28, $29, $4,
-                          jsonb_set($30::jsonb, '{transaction_no}', to_jsonb(sale.transaction_no))
+                          jsonb_set(jsonb_set($30::jsonb, '{transaction_no}',
+                                              to_jsonb(sale.transaction_no)),
+                                    '{int_id}', to_jsonb(sale.int_id))
                    FROM sale
                    WHERE $28::uuid IS NOT NULL
                )
-               SELECT transaction_no FROM sale"#,
+               SELECT transaction_no AS "transaction_no!", int_id AS "int_id!" FROM sale"#,
             &wanted.keys().copied().collect::<Vec<_>>(),
             &wanted.values().map(|q| *q as i32).collect::<Vec<_>>(),
             first.timezone,
@@ -452,14 +508,17 @@ async fn sell(
             idempotency.map(|i| i.hash.clone()),
             // The answer a retry replays, written straight from the sale.
             sqlx::types::Json(&sale) as _,
+            t.takeaway_charge,
+            sale.preparation.map(Preparation::as_str),
         )
         .fetch_one(&mut *tx)
         .await;
 
         match result {
-            Ok(number) => {
+            Ok(numbered) => {
                 tx.commit().await?;
-                sale.transaction_no = number;
+                sale.transaction_no = numbered.transaction_no;
+                sale.int_id = numbered.int_id;
                 return Ok(Some(Box::new(sale)));
             }
             // A concurrent attempt with the same key committed first: this
@@ -502,22 +561,41 @@ mod tests {
 
     #[test]
     fn tax_is_on_subtotal_minus_discount_half_up() {
-        let t = totals(d("10000"), d("5000"), d("0.11"), None).unwrap();
+        let t = totals(d("10000"), d("5000"), d("0.11"), d("0"), None).unwrap();
         assert_eq!(t.tax, d("550.00"));
         assert_eq!(t.total, d("5550.00"));
         // 0.125 rounds up to 0.13
-        let t = totals(d("1.25"), d("0"), d("0.1"), None).unwrap();
+        let t = totals(d("1.25"), d("0"), d("0.1"), d("0"), None).unwrap();
         assert_eq!(t.tax, d("0.13"));
-        let t = totals(d("100"), d("0"), d("0"), Some(d("150"))).unwrap();
+        let t = totals(d("100"), d("0"), d("0"), d("0"), Some(d("150"))).unwrap();
         assert_eq!((t.total, t.change), (d("100"), d("50")));
     }
 
     #[test]
-    fn refuses_bad_payment_and_discount() {
-        assert!(totals(d("100"), d("100.01"), d("0"), None).is_err());
-        assert!(totals(d("100"), d("0"), d("0.11"), Some(d("110.99"))).is_err());
+    fn the_takeaway_charge_is_added_untaxed() {
+        // The app: total = subtotal + subtotal * 11% + takeaway.
+        let t = totals(d("30000"), d("0"), d("0.11"), d("2000"), Some(d("50000"))).unwrap();
+        assert_eq!(t.tax, d("3300.00"));
+        assert_eq!(t.total, d("35300.00"));
+        assert_eq!(t.change, d("14700.00"));
         assert!(
-            totals(d("100"), d("100"), d("0.11"), None).is_ok(),
+            totals(
+                d("30000"),
+                d("0"),
+                d("0.11"),
+                d("2000"),
+                Some(d("35299.99"))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn refuses_bad_payment_and_discount() {
+        assert!(totals(d("100"), d("100.01"), d("0"), d("0"), None).is_err());
+        assert!(totals(d("100"), d("0"), d("0.11"), d("0"), Some(d("110.99"))).is_err());
+        assert!(
+            totals(d("100"), d("100"), d("0.11"), d("0"), None).is_ok(),
             "free sale"
         );
     }

@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::checkout::{self, CheckoutRequest, Idempotency, Outcome};
+use super::edit::{self, Editor, SalePatch};
 use super::refunds::{self, Refund, RefundFilter, RefundRequest};
 use super::search::{self, Before, SaleFilter, SaleSummary};
 use super::{Sale, detail};
@@ -24,7 +25,7 @@ pub fn collection() -> OpenApiRouter<AppState> {
 }
 
 pub fn item() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_sale))
+    OpenApiRouter::new().routes(routes!(get_sale, edit_sale))
 }
 
 pub fn refunds() -> OpenApiRouter<AppState> {
@@ -132,6 +133,30 @@ async fn get_sale(
 ) -> ApiResult<Json<Sale>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(detail(&mut conn, id, own_sales_only(&auth)).await?))
+}
+
+/// Change a transaction's customer name or notes, or mark it prepared.
+///
+/// A cashier renames and annotates only their own sales; anyone marks a
+/// sale `preparation: completed` (the kitchen). Amounts and lines never
+/// change: refunds are the way back.
+#[utoipa::path(patch, path = "/api/transactions/{id}", tag = "transactions",
+    params(("id" = Uuid, Path)), request_body = SalePatch,
+    responses((status = 200, body = Sale), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn edit_sale(
+    auth: Auth<AnyUser>,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(patch): Json<SalePatch>,
+) -> ApiResult<Json<Sale>> {
+    let mut conn = state.db.acquire().await?;
+    let editor = Editor {
+        user_id: auth.user_id,
+        own_sales_only: own_sales_only(&auth).is_some(),
+    };
+    Ok(Json(edit::edit(&mut conn, id, patch, editor).await?))
 }
 
 /// Refunds, newest first (manager+).

@@ -1,6 +1,7 @@
 //! Sales ("transactions" in the API): checkout, detail, search, refunds.
 
 pub mod checkout;
+pub mod edit;
 pub mod http;
 pub mod refunds;
 pub mod search;
@@ -73,10 +74,80 @@ impl PaymentMethod {
     }
 }
 
+/// The kitchen's side of a sale: a paid sale with a line made to order
+/// (`needs_preparation`) is `processing` until the kitchen marks it
+/// `completed`. Apart from the sale's payment and refund `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Preparation {
+    Processing,
+    Completed,
+}
+
+impl Preparation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preparation::Processing => "processing",
+            Preparation::Completed => "completed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Preparation> {
+        match s {
+            "processing" => Some(Preparation::Processing),
+            "completed" => Some(Preparation::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Where a sale stands at the till, in one word (the app's `status`):
+/// `cancelled` once wholly refunded (voided), else `processing` while the
+/// kitchen prepares it, else `completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Processing,
+    Completed,
+    Cancelled,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Processing => "processing",
+            Stage::Completed => "completed",
+            Stage::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        match s {
+            "processing" => Some(Stage::Processing),
+            "completed" => Some(Stage::Completed),
+            "cancelled" => Some(Stage::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// The stage of a sale with this `status` and preparation; the SQL
+    /// twin is `sale_stage()` in the search (migration 10's rule).
+    pub fn of(status: &str, preparation: Option<Preparation>) -> Stage {
+        if status == "refunded" {
+            Stage::Cancelled
+        } else if preparation == Some(Preparation::Processing) {
+            Stage::Processing
+        } else {
+            Stage::Completed
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Cashier {
     pub id: Uuid,
     pub username: String,
+    pub full_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -96,6 +167,8 @@ pub struct SaleLine {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Sale {
     pub id: Uuid,
+    /// The sale's stable integer id (the app's `id`).
+    pub int_id: i64,
     #[schema(example = "TRX-20261124-0001")]
     pub transaction_no: String,
     /// `completed`, `partially_refunded` or `refunded`.
@@ -109,16 +182,83 @@ pub struct Sale {
     pub subtotal: Money,
     pub discount: Money,
     pub tax: Money,
+    /// Packaging on a take-away order, untaxed; part of the total.
+    pub takeaway_charge: Money,
     pub total: Money,
     pub paid_amount: Money,
     pub change_amount: Money,
     pub refunded_amount: Money,
+    /// `processing` while the kitchen prepares it, `completed` once it is
+    /// done; null when nothing in the sale needs preparing.
+    pub preparation: Option<Preparation>,
+    pub prepared_at: Option<DateTime<Utc>>,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub items: Vec<SaleLine>,
     /// On the detail view: the sale's refunds, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<refunds::Refund>>,
+}
+
+/// A sale's header row, as `detail` and `details` read it.
+struct Header {
+    id: Uuid,
+    int_id: i64,
+    transaction_no: String,
+    status: String,
+    cashier_id: Uuid,
+    username: String,
+    full_name: String,
+    customer_name: String,
+    notes: String,
+    order_type: String,
+    payment_method: String,
+    subtotal: Money,
+    discount: Money,
+    tax: Money,
+    takeaway_charge: Money,
+    total: Money,
+    preparation: Option<String>,
+    prepared_at: Option<DateTime<Utc>>,
+    paid_amount: Money,
+    change_amount: Money,
+    refunded_amount: Money,
+    occurred_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl Header {
+    fn into_sale(self, items: Vec<SaleLine>, refunds: Option<Vec<refunds::Refund>>) -> Sale {
+        Sale {
+            id: self.id,
+            int_id: self.int_id,
+            transaction_no: self.transaction_no,
+            status: self.status,
+            cashier: Cashier {
+                id: self.cashier_id,
+                username: self.username,
+                full_name: self.full_name,
+            },
+            customer_name: self.customer_name,
+            notes: self.notes,
+            order_type: OrderType::parse(&self.order_type),
+            payment_method: PaymentMethod::parse(&self.payment_method),
+            subtotal: self.subtotal,
+            discount: self.discount,
+            tax: self.tax,
+            takeaway_charge: self.takeaway_charge,
+            total: self.total,
+            paid_amount: self.paid_amount,
+            change_amount: self.change_amount,
+            refunded_amount: self.refunded_amount,
+            preparation: self.preparation.as_deref().and_then(Preparation::parse),
+            prepared_at: self.prepared_at,
+            occurred_at: self.occurred_at,
+            created_at: self.created_at,
+            items,
+            refunds,
+        }
+    }
 }
 
 /// One sale with its lines and refunds. `cashier_only`: a cashier may see
@@ -129,11 +269,13 @@ pub async fn detail(
     id: Uuid,
     cashier_only: Option<Uuid>,
 ) -> ApiResult<Sale> {
-    let h = sqlx::query!(
-        r#"SELECT s.id, s.transaction_no, s.status, s.cashier_id, u.username, s.customer_name,
-                  s.notes, s.order_type, s.payment_method,
+    let h = sqlx::query_as!(
+        Header,
+        r#"SELECT s.id, s.int_id, s.transaction_no, s.status, s.cashier_id, u.username,
+                  u.full_name, s.customer_name, s.notes, s.order_type, s.payment_method,
                   s.subtotal AS "subtotal: Money", s.discount AS "discount: Money",
-                  s.tax AS "tax: Money", s.total AS "total: Money",
+                  s.tax AS "tax: Money", s.takeaway_charge AS "takeaway_charge: Money",
+                  s.total AS "total: Money", s.preparation, s.prepared_at,
                   s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
                   s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at
            FROM sales s JOIN users u ON u.id = s.cashier_id
@@ -146,30 +288,69 @@ pub async fn detail(
     .ok_or_else(|| ApiError::not_found("Transaction"))?;
     let items = lines(&mut *conn, id).await?;
     let refunds = refunds::for_sale(&mut *conn, id).await?;
-    Ok(Sale {
-        id: h.id,
-        transaction_no: h.transaction_no,
-        status: h.status,
-        cashier: Cashier {
-            id: h.cashier_id,
-            username: h.username,
-        },
-        customer_name: h.customer_name,
-        notes: h.notes,
-        order_type: OrderType::parse(&h.order_type),
-        payment_method: PaymentMethod::parse(&h.payment_method),
-        subtotal: h.subtotal,
-        discount: h.discount,
-        tax: h.tax,
-        total: h.total,
-        paid_amount: h.paid_amount,
-        change_amount: h.change_amount,
-        refunded_amount: h.refunded_amount,
-        occurred_at: h.occurred_at,
-        created_at: h.created_at,
-        items,
-        refunds: Some(refunds),
-    })
+    Ok(h.into_sale(items, Some(refunds)))
+}
+
+/// Whole sales with their lines (no refunds), in the order of `ids`: a
+/// page of search results in full, in two queries.
+pub async fn details(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> ApiResult<Vec<Sale>> {
+    let headers = sqlx::query_as!(
+        Header,
+        r#"SELECT s.id, s.int_id, s.transaction_no, s.status, s.cashier_id, u.username,
+                  u.full_name, s.customer_name, s.notes, s.order_type, s.payment_method,
+                  s.subtotal AS "subtotal: Money", s.discount AS "discount: Money",
+                  s.tax AS "tax: Money", s.takeaway_charge AS "takeaway_charge: Money",
+                  s.total AS "total: Money", s.preparation, s.prepared_at,
+                  s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
+                  s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at
+           FROM sales s JOIN users u ON u.id = s.cashier_id
+           WHERE s.id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let all_lines = sqlx::query!(
+        r#"SELECT sale_id, id, product_id, product_name, sku, quantity,
+                  unit_price AS "unit_price: Money", line_total AS "line_total: Money",
+                  note, refunded_quantity
+           FROM sale_lines WHERE sale_id = ANY($1) ORDER BY sale_id, line_no"#,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_sale: std::collections::HashMap<Uuid, Vec<SaleLine>> =
+        std::collections::HashMap::new();
+    for l in all_lines {
+        by_sale.entry(l.sale_id).or_default().push(SaleLine {
+            id: l.id,
+            product_id: l.product_id,
+            product_name: l.product_name,
+            sku: l.sku,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            line_total: l.line_total,
+            note: l.note,
+            refunded_quantity: l.refunded_quantity,
+        });
+    }
+    let mut headers: std::collections::HashMap<Uuid, Header> =
+        headers.into_iter().map(|h| (h.id, h)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| headers.remove(id))
+        .map(|h| {
+            let items = by_sale.remove(&h.id).unwrap_or_default();
+            h.into_sale(items, None)
+        })
+        .collect())
+}
+
+/// The sale with the integer id `int_id` (the app's ids).
+pub async fn id_for_int(db: impl PgExecutor<'_>, int_id: i64) -> ApiResult<Uuid> {
+    sqlx::query_scalar!("SELECT id FROM sales WHERE int_id = $1", int_id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Transaction"))
 }
 
 pub async fn lines(db: impl PgExecutor<'_>, sale_id: Uuid) -> sqlx::Result<Vec<SaleLine>> {

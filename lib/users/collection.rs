@@ -31,6 +31,9 @@ pub struct CreateUser {
     pub role: String,
     #[serde(default)]
     pub full_name: Option<String>,
+    /// A plausible address; absent or `""` for none.
+    #[serde(default)]
+    pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]
@@ -85,6 +88,7 @@ async fn create_user(
     users::check_password(&mut c, "password", &body.password);
     let role = users::check_role(&mut c, "role", &body.role);
     let full_name = users::check_full_name(&mut c, body.full_name.as_deref().unwrap_or(""));
+    let email = users::check_email(&mut c, body.email.as_deref().unwrap_or(""));
     let phone = users::check_phone(&mut c, body.phone.as_deref().unwrap_or(""));
     c.finish()?;
     let role = role.ok_or_else(|| ApiError::field("role", "This field is required."))?;
@@ -92,6 +96,7 @@ async fn create_user(
     let new = NewUser {
         username,
         full_name,
+        email,
         phone,
         role,
         is_active: body.is_active.unwrap_or(true),

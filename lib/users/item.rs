@@ -12,7 +12,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::http::{IdPath, Json};
 use crate::patch::expected_version;
 use crate::state::AppState;
-use crate::users::{self, Changes, User};
+use crate::users::{self, Changes, ProfilePatch, User};
 use crate::validate::Check;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct UpdateUser {
     pub username: Option<String>,
     pub full_name: Option<String>,
+    /// A plausible address, or `""` for none.
+    pub email: Option<String>,
     pub phone: Option<String>,
     pub role: Option<String>,
     pub is_active: Option<bool>,
@@ -83,22 +85,20 @@ async fn update_user(
 ) -> ApiResult<Json<User>> {
     let expected = expected_version(&headers, body.version)?;
     let mut c = Check::new();
+    let profile = ProfilePatch {
+        username: body.username,
+        full_name: body.full_name,
+        email: body.email,
+        phone: body.phone,
+        version: None,
+    };
     let mut changes = Changes {
-        username: body
-            .username
-            .as_deref()
-            .map(|v| users::check_username(&mut c, "username", v)),
-        full_name: body
-            .full_name
-            .as_deref()
-            .map(|v| users::check_full_name(&mut c, v)),
-        phone: body.phone.as_deref().map(|v| users::check_phone(&mut c, v)),
         role: body
             .role
             .as_deref()
             .and_then(|v| users::check_role(&mut c, "role", v)),
         is_active: body.is_active,
-        password_hash: None,
+        ..profile.check(&mut c)
     };
     if let Some(p) = &body.password {
         users::check_password(&mut c, "password", p);

@@ -19,6 +19,8 @@ use crate::validate::Check;
 pub const USERNAME_MAX: usize = 150;
 pub const FULL_NAME_MAX: usize = 150;
 pub const PHONE_MAX: usize = 32;
+/// RFC 5321's longest forward path, as Django's `EmailField` allows.
+pub const EMAIL_MAX: usize = 254;
 
 /// A staff account as the API shows it (never with its password hash).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -28,6 +30,9 @@ pub struct User {
     pub username: String,
     #[schema(example = "Siti Rahma")]
     pub full_name: String,
+    /// `""` when none was given.
+    #[schema(example = "siti@example.com")]
+    pub email: String,
     #[schema(example = "+62 812 3456 7890")]
     pub phone: String,
     pub role: Role,
@@ -46,6 +51,7 @@ pub struct Credentials {
 pub struct NewUser {
     pub username: String,
     pub full_name: String,
+    pub email: String,
     pub phone: String,
     pub role: Role,
     pub is_active: bool,
@@ -56,6 +62,7 @@ pub struct NewUser {
 pub struct Changes {
     pub username: Option<String>,
     pub full_name: Option<String>,
+    pub email: Option<String>,
     pub phone: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
@@ -135,6 +142,66 @@ pub fn check_phone(c: &mut Check, value: &str) -> String {
     value
 }
 
+/// A plausible address or `""`: one `@`, a local part, and a domain with a
+/// dot between non-empty labels; no spaces. Whether it receives mail is
+/// not ours to know.
+pub fn check_email(c: &mut Check, value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        return String::new();
+    }
+    let value = c.text("email", value, 1, EMAIL_MAX);
+    let plausible = match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && domain.split('.').all(|label| !label.is_empty())
+                && !value.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if !plausible {
+        c.add("email", "Enter a valid email address.");
+    }
+    value
+}
+
+/// The fields of an account that describe its person: what anyone edits on
+/// their own account (`PATCH /api/me`) and a manager on staff's. Absent
+/// fields stay; present ones are trimmed and checked by [`ProfilePatch::check`].
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// 1-150 letters, digits and `@.+-_`; unique among live accounts
+    /// (case-insensitively).
+    pub username: Option<String>,
+    /// Up to 150 characters; `""` clears it.
+    pub full_name: Option<String>,
+    /// A plausible address (up to 254 characters); `""` clears it.
+    pub email: Option<String>,
+    /// Digits with spaces, `+-().`; up to 32 characters; `""` clears it.
+    pub phone: Option<String>,
+    /// The version being edited, as an alternative to `If-Match`.
+    pub version: Option<i32>,
+}
+
+impl ProfilePatch {
+    /// The checked, normalised changes; problems go into `c`.
+    pub fn check(&self, c: &mut Check) -> Changes {
+        Changes {
+            username: self
+                .username
+                .as_deref()
+                .map(|v| check_username(c, "username", v)),
+            full_name: self.full_name.as_deref().map(|v| check_full_name(c, v)),
+            email: self.email.as_deref().map(|v| check_email(c, v)),
+            phone: self.phone.as_deref().map(|v| check_phone(c, v)),
+            ..Changes::default()
+        }
+    }
+}
+
 fn permission_denied() -> ApiError {
     ApiError::PermissionDenied("You may not manage accounts with that role.".into())
 }
@@ -153,7 +220,7 @@ fn duplicate_username(err: sqlx::Error) -> ApiError {
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     sqlx::query_as!(
         User,
-        r#"SELECT id, username, full_name, phone, role AS "role: Role", is_active, version,
+        r#"SELECT id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                   created_at, updated_at
            FROM users WHERE id = $1 AND deleted_at IS NULL"#,
         id
@@ -168,7 +235,7 @@ pub async fn credentials_by_username(
     username: &str,
 ) -> sqlx::Result<Option<Credentials>> {
     let row = sqlx::query!(
-        r#"SELECT id, username, full_name, phone, role AS "role: Role", is_active, version,
+        r#"SELECT id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                   created_at, updated_at, password_hash
            FROM users WHERE lower(username) = lower($1) AND deleted_at IS NULL"#,
         username
@@ -180,6 +247,7 @@ pub async fn credentials_by_username(
             id: r.id,
             username: r.username,
             full_name: r.full_name,
+            email: r.email,
             phone: r.phone,
             role: r.role,
             is_active: r.is_active,
@@ -253,12 +321,13 @@ pub async fn any_exist(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser) -> ApiResult<User> {
     sqlx::query_as!(
         User,
-        r#"INSERT INTO users (username, full_name, phone, role, is_active, password_hash)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING id, username, full_name, phone, role AS "role: Role", is_active, version,
+        r#"INSERT INTO users (username, full_name, email, phone, role, is_active, password_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           RETURNING id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                      created_at, updated_at"#,
         new.username,
         new.full_name,
+        new.email,
         new.phone,
         new.role.as_str(),
         new.is_active,
@@ -289,7 +358,7 @@ pub async fn list(
     let (after_at, after_id) = after.unzip();
     sqlx::query_as!(
         User,
-        r#"SELECT id, username, full_name, phone, role AS "role: Role", is_active, version,
+        r#"SELECT id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                   created_at, updated_at
            FROM users
            WHERE deleted_at IS NULL
@@ -335,7 +404,7 @@ async fn lock(conn: &mut PgConnection, id: Uuid) -> ApiResult<User> {
         .await?;
     sqlx::query_as!(
         User,
-        r#"SELECT id, username, full_name, phone, role AS "role: Role", is_active, version,
+        r#"SELECT id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                   created_at, updated_at
            FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"#,
         id
@@ -382,23 +451,60 @@ pub async fn update(
     if current.role == Role::Owner && current.is_active && !stays_owner {
         keep_an_owner(conn, id).await?;
     }
+    write(conn, id, changes).await
+}
+
+/// Applies the profile fields of `changes` (username, full name, e-mail,
+/// phone: what [`ProfilePatch::check`] gives; role, activity and password
+/// are left alone) to the caller's own account `id`. No role rule applies:
+/// everyone edits their own profile; a deactivated account may not. Run
+/// inside a transaction.
+pub async fn update_own(
+    conn: &mut PgConnection,
+    id: Uuid,
+    changes: Changes,
+    expected_version: Option<i32>,
+) -> ApiResult<User> {
+    let current = lock(conn, id).await?;
+    if !current.is_active {
+        return Err(ApiError::PermissionDenied(
+            "This account is deactivated.".into(),
+        ));
+    }
+    if expected_version.is_some_and(|v| v != current.version) {
+        return Err(version_mismatch("user"));
+    }
+    let profile_only = Changes {
+        username: changes.username,
+        full_name: changes.full_name,
+        email: changes.email,
+        phone: changes.phone,
+        ..Changes::default()
+    };
+    write(conn, id, profile_only).await
+}
+
+/// The one UPDATE behind [`update`] and [`update_own`], after their checks.
+async fn write(conn: &mut PgConnection, id: Uuid, changes: Changes) -> ApiResult<User> {
     sqlx::query_as!(
         User,
         r#"UPDATE users SET
                username = coalesce($2, username),
                full_name = coalesce($3, full_name),
-               phone = coalesce($4, phone),
-               role = coalesce($5, role),
-               is_active = coalesce($6, is_active),
-               password_hash = coalesce($7, password_hash),
+               email = coalesce($4, email),
+               phone = coalesce($5, phone),
+               role = coalesce($6, role),
+               is_active = coalesce($7, is_active),
+               password_hash = coalesce($8, password_hash),
                version = version + 1,
                updated_at = now()
            WHERE id = $1
-           RETURNING id, username, full_name, phone, role AS "role: Role", is_active, version,
+           RETURNING id, username, full_name, email, phone, role AS "role: Role", is_active, version,
                      created_at, updated_at"#,
         id,
         changes.username,
         changes.full_name,
+        changes.email,
         changes.phone,
         changes.role.map(Role::as_str),
         changes.is_active,
@@ -447,6 +553,7 @@ pub async fn create_checked(
         &NewUser {
             username,
             full_name: String::new(),
+            email: String::new(),
             phone: String::new(),
             role: role.expect("checked"),
             is_active: true,
