@@ -70,11 +70,10 @@ pub async fn ping(pool: &PgPool) -> bool {
 
 /// How many of the embedded migrations `pool`'s database has not applied.
 pub async fn pending_migrations(pool: &PgPool) -> sqlx::Result<usize> {
-    let exists = sqlx::query_scalar!(
-        r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#
-    )
-    .fetch_one(pool)
-    .await?;
+    let exists =
+        sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
+            .fetch_one(pool)
+            .await?;
     let applied: std::collections::HashSet<i64> = if exists {
         // Not a query! macro: the table is sqlx's, made by the migrator.
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")

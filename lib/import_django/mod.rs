@@ -62,9 +62,8 @@ pub async fn run(target: &PgPool, options: &Options) -> Result<Report, ImportErr
             "--cloudinary-cloud must be a Cloudinary cloud name (letters, digits, - and _)".into(),
         ));
     }
-    let connect = crate::db::connect_options(&options.from).map_err(|e| {
-        ImportError::Refused(format!("--from is not a Postgres URL: {e}"))
-    })?;
+    let connect = crate::db::connect_options(&options.from)
+        .map_err(|e| ImportError::Refused(format!("--from is not a Postgres URL: {e}")))?;
     let mut source = PgConnection::connect_with(&connect)
         .await
         .map_err(ImportError::Source)?;
@@ -128,7 +127,10 @@ fn choose_scope(
                 ImportError::Refused(if cafes.is_empty() {
                     format!("there is no cafe {id}: this Django database has no cafes")
                 } else {
-                    format!("there is no cafe {id}; the Django database has:\n{}", list())
+                    format!(
+                        "there is no cafe {id}; the Django database has:\n{}",
+                        list()
+                    )
                 })
             }),
         (Era::Cafes, None) => match cafes {

@@ -134,7 +134,9 @@ impl Issue {
     /// The rule, as the report's heading says it.
     pub fn heading(self) -> &'static str {
         match self {
-            Issue::OlderSchema => "Older Django schema: missing columns take Django's backfill value",
+            Issue::OlderSchema => {
+                "Older Django schema: missing columns take Django's backfill value"
+            }
             Issue::OtherCafe => "Other cafes, not imported (run again with --cafe <id>)",
             Issue::PaymentsNotImported => "Duitku payment records, not imported (we keep none)",
             Issue::NoOwner => "No active owner",
@@ -160,7 +162,9 @@ impl Issue {
             Issue::ImageLegacy => "Images from before Cloudinary: URL kept as Django rendered it",
             Issue::CategoryMissing => "Categories not imported: uncategorised",
             Issue::IntIdTaken => "Ids already used by a row of ours: a new id",
-            Issue::SaleSkipped => "Unpaid sales (pending, cancelled, expired, failed): not imported",
+            Issue::SaleSkipped => {
+                "Unpaid sales (pending, cancelled, expired, failed): not imported"
+            }
             Issue::StatusUnknown => "Unknown statuses: not imported",
             Issue::PaymentUnknown => "Unknown payment methods: cash",
             Issue::OrderTypeUnknown => "Unknown order types: dine in",
@@ -170,8 +174,12 @@ impl Issue {
             Issue::LinesMismatch => "Lines that do not add up to the subtotal (both kept)",
             Issue::LineDropped => "Lines with no units (quantity 0 or less): not imported",
             Issue::LineTotalFixed => "Line subtotals other than price x quantity: price x quantity",
-            Issue::LineProductDeleted => "Lines of products Django deleted: a deleted product of ours",
-            Issue::LineProductElsewhere => "Lines of another cafe's products: a deleted product of ours",
+            Issue::LineProductDeleted => {
+                "Lines of products Django deleted: a deleted product of ours"
+            }
+            Issue::LineProductElsewhere => {
+                "Lines of another cafe's products: a deleted product of ours"
+            }
             Issue::SaleWithoutLines => "Sales with no lines: imported without lines",
         }
     }
@@ -191,6 +199,8 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measure {
     pub name: &'static str,
+    /// Money (shown with two places) rather than a count.
+    pub money: bool,
     /// Everything Django holds in the imported scope.
     pub django: Decimal,
     /// Of those, what an earlier run already imported.
@@ -250,7 +260,10 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Import from {}", self.source)?;
         if self.dry_run {
-            writeln!(f, "DRY RUN: everything below was done, then rolled back; nothing was written.")?;
+            writeln!(
+                f,
+                "DRY RUN: everything below was done, then rolled back; nothing was written."
+            )?;
         }
         writeln!(f)?;
         writeln!(
@@ -259,16 +272,28 @@ impl fmt::Display for Report {
             "", "django", "earlier run", "skipped", "adjusted", "expected", "ours"
         )?;
         for m in &self.measures {
+            let show = |d: Decimal| {
+                if m.money {
+                    format!("{d:.2}")
+                } else {
+                    d.to_string()
+                }
+            };
+            let adjusted = if m.adjusted.is_sign_positive() && !m.adjusted.is_zero() {
+                format!("+{}", show(m.adjusted))
+            } else {
+                show(m.adjusted)
+            };
             writeln!(
                 f,
                 "{:<16}{:>16}{:>16}{:>14}{:>14}{:>16}{:>16}  {}",
                 m.name,
-                m.django,
-                m.earlier,
-                m.skipped,
-                signed(m.adjusted),
-                m.expected(),
-                m.ours,
+                show(m.django),
+                show(m.earlier),
+                show(m.skipped),
+                adjusted,
+                show(m.expected()),
+                show(m.ours),
                 if m.matches() { "ok" } else { "MISMATCH" }
             )?;
         }
@@ -284,7 +309,10 @@ impl fmt::Display for Report {
              ours: written by this run, read back."
         )?;
         if self.nothing_new() {
-            writeln!(f, "Nothing new to import: every row was imported by an earlier run.")?;
+            writeln!(
+                f,
+                "Nothing new to import: every row was imported by an earlier run."
+            )?;
         }
         if !self.made.is_empty() {
             writeln!(f)?;
@@ -308,14 +336,6 @@ impl fmt::Display for Report {
     }
 }
 
-fn signed(d: Decimal) -> String {
-    if d.is_sign_positive() && !d.is_zero() {
-        format!("+{d}")
-    } else {
-        d.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +344,7 @@ mod tests {
     fn expected_accounts_for_earlier_skipped_and_adjusted() {
         let m = Measure {
             name: "stock",
+            money: false,
             django: Decimal::from(10),
             earlier: Decimal::from(2),
             skipped: Decimal::from(1),

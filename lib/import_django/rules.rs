@@ -46,8 +46,14 @@ pub fn payment_method(django: &str) -> Option<&'static str> {
     Some(match key.as_str() {
         "cash" | "tunai" => "cash",
         "qris" => "qris",
-        "bca va" | "bcava" | "va" | "virtual account" | "bca virtual account" | "transfer"
-        | "bank transfer" | "bca" => "transfer",
+        "bca va"
+        | "bcava"
+        | "va"
+        | "virtual account"
+        | "bca virtual account"
+        | "transfer"
+        | "bank transfer"
+        | "bca" => "transfer",
         "card" | "debit" | "debit card" | "credit card" | "kartu" => "card",
         "ewallet" | "e wallet" => "ewallet",
         _ => return None,
@@ -209,7 +215,12 @@ pub fn free_number(base: &str, suffix: &str, taken: &impl Fn(&str) -> bool) -> S
 /// `name` when its lowercase is free in `taken`, else `name` + `sep(k)` for
 /// the smallest k >= 2 that is; `name` is cut so the result has at most
 /// `max` characters.
-pub fn free_name(name: &str, max: usize, taken: &HashSet<String>, sep: fn(u32) -> String) -> String {
+pub fn free_name(
+    name: &str,
+    max: usize,
+    taken: &HashSet<String>,
+    sep: fn(u32) -> String,
+) -> String {
     let (whole, _) = clip(name, max);
     if !taken.contains(&whole.to_lowercase()) {
         return whole;
@@ -309,13 +320,13 @@ pub fn amounts(django: &Amounts) -> Reconciled {
         ("paid_amount", &mut a.paid),
     ] {
         if v.is_sign_negative() && !v.is_zero() {
-            reasons.push(format!("{name} {v} is negative: 0"));
+            reasons.push(format!("{name} {v:.2} is negative: 0"));
             *v = Decimal::ZERO;
         }
     }
     if a.paid < a.total {
         reasons.push(format!(
-            "paid {} is less than the total {}: the total is what was paid",
+            "paid {:.2} is less than the total {:.2}: the total is what was paid",
             a.paid, a.total
         ));
         a.total = a.paid;
@@ -341,7 +352,7 @@ pub fn amounts(django: &Amounts) -> Reconciled {
         let sum_off = start.subtotal - start.discount + start.tax + start.takeaway != start.total;
         if sum_off {
             reasons.push(format!(
-                "total {} is not subtotal {} - discount {} + tax {} + take-away {}",
+                "total {:.2} is not subtotal {:.2} - discount {:.2} + tax {:.2} + take-away {:.2}",
                 start.total, start.subtotal, start.discount, start.tax, start.takeaway
             ));
         }
@@ -356,7 +367,7 @@ pub fn amounts(django: &Amounts) -> Reconciled {
             ("change_amount", start.change, a.change),
         ] {
             if before != after {
-                adjusted.push(format!("{name} {before} -> {after}"));
+                adjusted.push(format!("{name} {before:.2} -> {after:.2}"));
             }
         }
     }
@@ -373,7 +384,7 @@ pub fn amounts(django: &Amounts) -> Reconciled {
 pub fn line(quantity: i32, price: Decimal, subtotal: Decimal) -> Result<LineAmounts, String> {
     if quantity <= 0 {
         return Err(format!(
-            "quantity {quantity} x {price} = {}",
+            "quantity {quantity} x {price:.2} = {:.2}",
             price * Decimal::from(quantity)
         ));
     }
@@ -383,14 +394,14 @@ pub fn line(quantity: i32, price: Decimal, subtotal: Decimal) -> Result<LineAmou
         notes.push((Issue::CentsRounded, format!("price {price} -> {unit}")));
     }
     if unit.is_sign_negative() && !unit.is_zero() {
-        notes.push((Issue::NegativeAmount, format!("price {unit} -> 0")));
+        notes.push((Issue::NegativeAmount, format!("price {unit:.2} -> 0.00")));
         unit = Decimal::ZERO;
     }
     let total = unit * Decimal::from(quantity);
     if total != subtotal {
         notes.push((
             Issue::LineTotalFixed,
-            format!("subtotal {subtotal} -> {total} ({quantity} x {unit})"),
+            format!("subtotal {subtotal:.2} -> {total:.2} ({quantity} x {unit:.2})"),
         ));
     }
     Ok(LineAmounts {
@@ -430,10 +441,17 @@ mod tests {
 
     fn holds(a: &Amounts) {
         let zero = Decimal::ZERO;
-        assert!(a.subtotal >= zero && a.discount >= zero && a.tax >= zero, "{a:?}");
+        assert!(
+            a.subtotal >= zero && a.discount >= zero && a.tax >= zero,
+            "{a:?}"
+        );
         assert!(a.takeaway >= zero && a.total >= zero, "{a:?}");
         assert!(a.discount <= a.subtotal, "{a:?}");
-        assert_eq!(a.total, a.subtotal - a.discount + a.tax + a.takeaway, "{a:?}");
+        assert_eq!(
+            a.total,
+            a.subtotal - a.discount + a.tax + a.takeaway,
+            "{a:?}"
+        );
         assert!(a.paid >= a.total, "{a:?}");
         assert_eq!(a.change, a.paid - a.total, "{a:?}");
         assert!(a.subtotal.scale() <= 2 && a.total.scale() <= 2, "{a:?}");
@@ -555,7 +573,10 @@ mod tests {
         holds(&r.amounts);
         assert_eq!(r.amounts.total, d("10000"));
         assert_eq!(r.amounts.discount, d("1100"));
-        assert!(r.adjusted.iter().any(|a| a == "discount 0 -> 1100"), "{r:?}");
+        assert!(
+            r.adjusted.iter().any(|a| a == "discount 0.00 -> 1100.00"),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -565,7 +586,10 @@ mod tests {
         assert_eq!(r.amounts.discount, d("100"));
         let r = amounts(&am("10000", "0", "1100", "0", "12000", "12000", "0"));
         holds(&r.amounts);
-        assert_eq!((r.amounts.subtotal, r.amounts.total), (d("10900"), d("12000")));
+        assert_eq!(
+            (r.amounts.subtotal, r.amounts.total),
+            (d("10900"), d("12000"))
+        );
     }
 
     #[test]
@@ -589,7 +613,12 @@ mod tests {
         let r = amounts(&am("10000", "0", "1100", "0", "11100", "20000", "0"));
         holds(&r.amounts);
         assert_eq!(r.amounts.change, d("8900"));
-        assert!(r.adjusted.iter().any(|a| a == "change_amount 0 -> 8900"), "{r:?}");
+        assert!(
+            r.adjusted
+                .iter()
+                .any(|a| a == "change_amount 0.00 -> 8900.00"),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ const REQUIRED: [(&str, &[&str]); 5] = [
             "created_at",
         ],
     ),
-    ("category", &["id", "name", "description", "created_at", "updated_at"]),
+    (
+        "category",
+        &["id", "name", "description", "created_at", "updated_at"],
+    ),
     (
         "product",
         &[
@@ -116,7 +119,8 @@ pub struct Schema {
 
 impl Schema {
     fn has(&self, table: &str, column: &str) -> bool {
-        self.columns.contains(&(table.to_string(), column.to_string()))
+        self.columns
+            .contains(&(table.to_string(), column.to_string()))
     }
 
     /// `column`, or Django's backfill value when this schema predates it.
@@ -242,7 +246,10 @@ pub async fn cafes(conn: &mut PgConnection) -> Result<Vec<Cafe>, ImportError> {
 pub enum Scope {
     /// Every row (the seed era; or the cafes era with no cafe at all).
     All,
-    Cafe { id: i64, name: String },
+    Cafe {
+        id: i64,
+        name: String,
+    },
 }
 
 impl Scope {

@@ -70,6 +70,7 @@ impl Tally {
     fn measure(self, name: &'static str, ours: Decimal) -> Measure {
         Measure {
             name,
+            money: name == "sales total",
             django: self.django,
             earlier: self.earlier,
             skipped: self.skipped,
@@ -149,12 +150,16 @@ pub(super) async fn import(
 
     let measures = vec![
         users.tally.measure("users", ours.users.into()),
-        categories.tally.measure("categories", ours.categories.into()),
+        categories
+            .tally
+            .measure("categories", ours.categories.into()),
         products.tally.measure("products", ours.products.into()),
         sales.count.measure("sales", ours.sales.into()),
         sales.lines.measure("lines", ours.lines.into()),
         sales.total.measure("sales total", ours.total),
-        sales.quantity.measure("quantity sold", ours.quantity.into()),
+        sales
+            .quantity
+            .measure("quantity sold", ours.quantity.into()),
         products.stock.measure("stock", ours.stock.into()),
     ];
     Ok(Report {
@@ -169,7 +174,9 @@ pub(super) async fn import(
 fn describe(schema: &Schema, scope: &Scope) -> String {
     match (schema.era, scope) {
         (Era::Seed, _) => "a KasirGo Django database from before the cafes (c81f97b era)".into(),
-        (Era::Cafes, Scope::All) => "a KasirGo Django database of the cafes era, with no cafe".into(),
+        (Era::Cafes, Scope::All) => {
+            "a KasirGo Django database of the cafes era, with no cafe".into()
+        }
         (Era::Cafes, Scope::Cafe { id, name }) => {
             format!("a KasirGo Django database of the cafes era (99a5a53): cafe {id} {name:?}")
         }
@@ -178,7 +185,11 @@ fn describe(schema: &Schema, scope: &Scope) -> String {
 
 fn scope_notices(schema: &Schema, scope: &Scope, cafes: &[Cafe], data: &Data, log: &mut Log) {
     for m in &schema.missing {
-        log.note(Issue::OlderSchema, "Django schema", format!("no column {m}"));
+        log.note(
+            Issue::OlderSchema,
+            "Django schema",
+            format!("no column {m}"),
+        );
     }
     if let Scope::Cafe { id, .. } = scope {
         for c in cafes.iter().filter(|c| c.id != *id) {
@@ -209,15 +220,21 @@ fn scope_notices(schema: &Schema, scope: &Scope, cafes: &[Cafe], data: &Data, lo
 /// never backwards.
 async fn move_sequence(tx: &mut PgConnection, table: &str, max: i64) -> Result<(), ImportError> {
     let max_held: i64 = match table {
-        "categories" => sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM categories"#)
-            .fetch_one(&mut *tx)
-            .await?,
-        "products" => sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM products"#)
-            .fetch_one(&mut *tx)
-            .await?,
-        _ => sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM sales"#)
-            .fetch_one(&mut *tx)
-            .await?,
+        "categories" => {
+            sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM categories"#)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+        "products" => {
+            sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM products"#)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+        _ => {
+            sqlx::query_scalar!(r#"SELECT coalesce(max(int_id), 0) AS "m!" FROM sales"#)
+                .fetch_one(&mut *tx)
+                .await?
+        }
     };
     sqlx::query!(
         r#"SELECT setval(q.seq, GREATEST($2::bigint, $3::bigint,
@@ -260,7 +277,10 @@ async fn imported(
     )
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.django_id, r.target_id)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.django_id, r.target_id))
+        .collect())
 }
 
 async fn remember(
@@ -320,13 +340,13 @@ async fn import_users(
 ) -> Result<Users, ImportError> {
     let keys: Vec<String> = data.users.iter().map(|u| u.id.to_string()).collect();
     let earlier = imported(tx, "user", &keys).await?;
-    let mut live: HashMap<String, Uuid> = sqlx::query!(
-        r#"SELECT id, lower(username) AS "key!" FROM users WHERE deleted_at IS NULL"#
+    let mut live: HashMap<String, (Uuid, String)> = sqlx::query!(
+        r#"SELECT id, username, lower(username) AS "key!" FROM users WHERE deleted_at IS NULL"#
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|r| (r.key, r.id))
+    .map(|r| (r.key, (r.id, r.username)))
     .collect();
     let django_ids: Vec<Uuid> = data.users.iter().map(|u| u.id).collect();
     let ids_taken: HashSet<Uuid> =
@@ -359,12 +379,12 @@ async fn import_users(
                 format!("username {:?} -> {username:?}", u.username),
             );
         }
-        if let Some(ours) = live.get(&username.to_lowercase()) {
+        if let Some((ours, ours_name)) = live.get(&username.to_lowercase()) {
             log.note(
                 Issue::UserMatched,
                 &subject,
                 format!(
-                    "matched to our account {username:?}; its password, role and profile stay ours"
+                    "matched to our account {ours_name:?}; its password, role and profile stay ours"
                 ),
             );
             map.insert(u.id, *ours);
@@ -386,7 +406,12 @@ async fn import_users(
         }
         let full = format!("{} {}", u.first_name.trim(), u.last_name.trim());
         let full_name = log.clip(&subject, "full name", full.trim(), 150);
-        let phone = log.clip(&subject, "phone", u.phone.as_deref().unwrap_or("").trim(), 32);
+        let phone = log.clip(
+            &subject,
+            "phone",
+            u.phone.as_deref().unwrap_or("").trim(),
+            32,
+        );
         let email = log.clip(&subject, "email", &u.email, 254);
         let password_hash = if u.password.is_empty() {
             log.note(
@@ -418,7 +443,7 @@ async fn import_users(
         } else {
             u.id
         };
-        live.insert(username.to_lowercase(), id);
+        live.insert(username.to_lowercase(), (id, username.clone()));
         map.insert(u.id, id);
         mapping.push((key, id));
         new.id.push(id);
@@ -457,7 +482,11 @@ async fn import_users(
 
 /// The inactive account that stands for "no cashier" (Django kept sales
 /// whose cashier was deleted; ours needs one).
-async fn no_cashier(tx: &mut PgConnection, cafe: Option<i64>, log: &mut Log) -> Result<Uuid, ImportError> {
+async fn no_cashier(
+    tx: &mut PgConnection,
+    cafe: Option<i64>,
+    log: &mut Log,
+) -> Result<Uuid, ImportError> {
     let key = "no-cashier".to_string();
     if let Some(id) = imported(tx, "placeholder_user", std::slice::from_ref(&key))
         .await?
@@ -563,7 +592,12 @@ async fn import_categories(
         id.push(uuid);
         int_id.push(c.id);
         name.push(free);
-        description.push(log.clip(&subject, "description", c.description.as_deref().unwrap_or(""), 1000));
+        description.push(log.clip(
+            &subject,
+            "description",
+            c.description.as_deref().unwrap_or(""),
+            1000,
+        ));
         created.push(c.created_at);
         updated.push(c.updated_at);
     }
@@ -687,8 +721,12 @@ async fn import_products(
         } else {
             log.clip(&subject, "name", &p.name, 200)
         };
-        let description =
-            log.clip(&subject, "description", p.description.as_deref().unwrap_or(""), 2000);
+        let description = log.clip(
+            &subject,
+            "description",
+            p.description.as_deref().unwrap_or(""),
+            2000,
+        );
         let price = money(log, &subject, "price", p.price);
         let cost = money(log, &subject, "cost", p.cost);
         let sku = match p.sku.as_deref() {
@@ -726,7 +764,11 @@ async fn import_products(
             },
         };
         let stock = if p.stock < 0 {
-            log.note(Issue::StockNegative, &subject, format!("stock {} -> 0", p.stock));
+            log.note(
+                Issue::StockNegative,
+                &subject,
+                format!("stock {} -> 0", p.stock),
+            );
             stock_tally.adjusted -= Decimal::from(p.stock);
             0
         } else if p.stock > MAX_UNITS {
@@ -767,7 +809,11 @@ async fn import_products(
                 }
                 None => {
                     images_dropped += 1;
-                    log.note(Issue::ImageDropped, &subject, format!("image {image:?} not kept"));
+                    log.note(
+                        Issue::ImageDropped,
+                        &subject,
+                        format!("image {image:?} not kept"),
+                    );
                     None
                 }
             },
@@ -799,8 +845,10 @@ async fn import_products(
         new.image_url.push(image_url);
         new.created_at.push(p.created_at);
         new.updated_at.push(p.updated_at);
-        new.reason
-            .push(format!("Opening stock imported from Django (product {})", p.id));
+        new.reason.push(format!(
+            "Opening stock imported from Django (product {})",
+            p.id
+        ));
     }
     if images_dropped > 0 {
         log.note(
@@ -895,10 +943,18 @@ async fn import_products(
 fn money(log: &mut Log, subject: &str, field: &str, value: Decimal) -> Decimal {
     let rounded = crate::sales::checkout::round_money(value);
     if rounded != value {
-        log.note(Issue::CentsRounded, subject, format!("{field} {value} -> {rounded}"));
+        log.note(
+            Issue::CentsRounded,
+            subject,
+            format!("{field} {value} -> {rounded}"),
+        );
     }
     if rounded.is_sign_negative() && !rounded.is_zero() {
-        log.note(Issue::NegativeAmount, subject, format!("{field} {rounded} -> 0"));
+        log.note(
+            Issue::NegativeAmount,
+            subject,
+            format!("{field} {rounded:.2} -> 0.00"),
+        );
         return Decimal::ZERO;
     }
     rounded
@@ -1014,7 +1070,7 @@ async fn import_sales(
                 log.note(
                     Issue::SaleSkipped,
                     &subject,
-                    format!("status {}, total {}", s.status, s.total),
+                    format!("status {}, total {:.2}", s.status, s.total),
                 );
                 skip(&mut t);
                 continue;
@@ -1023,7 +1079,7 @@ async fn import_sales(
                 log.note(
                     Issue::StatusUnknown,
                     &subject,
-                    format!("status {:?}, total {}: not imported", s.status, s.total),
+                    format!("status {:?}, total {:.2}: not imported", s.status, s.total),
                 );
                 skip(&mut t);
                 continue;
@@ -1116,7 +1172,8 @@ async fn import_sales(
 
         let mut kept = Vec::with_capacity(lines.len());
         for item in lines {
-            let line_subject = format!("{subject}, line {:?} (item {})", item.product_name, item.id);
+            let line_subject =
+                format!("{subject}, line {:?} (item {})", item.product_name, item.id);
             let amounts = match rules::line(item.quantity, item.price, item.subtotal) {
                 Ok(a) => a,
                 Err(why) => {
@@ -1156,14 +1213,22 @@ async fn import_sales(
                 unit_price: amounts.unit_price,
                 quantity: item.quantity,
                 total: amounts.total,
-                note: log.clip(&line_subject, "notes", item.notes.as_deref().unwrap_or(""), 200),
+                note: log.clip(
+                    &line_subject,
+                    "notes",
+                    item.notes.as_deref().unwrap_or(""),
+                    200,
+                ),
             });
         }
         if kept.is_empty() {
             log.note(
                 Issue::SaleWithoutLines,
                 &subject,
-                format!("imported with its total {} and no lines", r.amounts.total),
+                format!(
+                    "imported with its total {:.2} and no lines",
+                    r.amounts.total
+                ),
             );
         } else {
             let sum: Decimal = kept.iter().map(|l| l.total).sum();
@@ -1171,7 +1236,10 @@ async fn import_sales(
                 log.note(
                     Issue::LinesMismatch,
                     &subject,
-                    format!("lines add up to {sum}, subtotal {}", r.amounts.subtotal),
+                    format!(
+                        "lines add up to {sum:.2}, subtotal {:.2}",
+                        r.amounts.subtotal
+                    ),
                 );
             }
         }
@@ -1183,7 +1251,12 @@ async fn import_sales(
             int_id: s.id,
             number,
             cashier,
-            customer_name: log.clip(&subject, "customer name", s.customer_name.as_deref().unwrap_or(""), 200),
+            customer_name: log.clip(
+                &subject,
+                "customer name",
+                s.customer_name.as_deref().unwrap_or(""),
+                200,
+            ),
             notes: log.clip(&subject, "notes", s.notes.as_deref().unwrap_or(""), 1000),
             order_type,
             payment_method,
@@ -1199,7 +1272,10 @@ async fn import_sales(
         log.note(
             Issue::IntIdTaken,
             subject,
-            format!("id {} is one of our sales': id {new_id}", planned[at].int_id),
+            format!(
+                "id {} is one of our sales': id {new_id}",
+                planned[at].int_id
+            ),
         );
         planned[at].int_id = new_id;
     }
@@ -1265,8 +1341,8 @@ async fn gone_products(
         .execute(&mut *tx)
         .await?;
         log.made.push(format!(
-            "a deleted product {shown:?} (id {int_id}) for the lines sold under that name \
-             whose product Django no longer has"
+            "a deleted product {shown:?} for the lines sold under that name whose product \
+             Django no longer has"
         ));
         mapping.push((name.clone(), id));
         map.insert(name, id);
@@ -1308,10 +1384,19 @@ async fn write_sales(
             &chunk.iter().map(|s| s.int_id).collect::<Vec<_>>(),
             &chunk.iter().map(|s| s.number.clone()).collect::<Vec<_>>(),
             &chunk.iter().map(cashier).collect::<Vec<_>>(),
-            &chunk.iter().map(|s| s.customer_name.clone()).collect::<Vec<_>>(),
+            &chunk
+                .iter()
+                .map(|s| s.customer_name.clone())
+                .collect::<Vec<_>>(),
             &chunk.iter().map(|s| s.notes.clone()).collect::<Vec<_>>(),
-            &chunk.iter().map(|s| s.order_type.to_string()).collect::<Vec<_>>(),
-            &chunk.iter().map(|s| s.payment_method.to_string()).collect::<Vec<_>>(),
+            &chunk
+                .iter()
+                .map(|s| s.order_type.to_string())
+                .collect::<Vec<_>>(),
+            &chunk
+                .iter()
+                .map(|s| s.payment_method.to_string())
+                .collect::<Vec<_>>(),
             &chunk.iter().map(|s| s.amounts.subtotal).collect::<Vec<_>>(),
             &chunk.iter().map(|s| s.amounts.discount).collect::<Vec<_>>(),
             &chunk.iter().map(|s| s.amounts.tax).collect::<Vec<_>>(),
