@@ -226,6 +226,10 @@ async fn import_django(mut options: import_django::Options) -> Result<(), String
             print!("{report}");
             Err("the counts and totals above do not match; nothing was written".into())
         }
+        Err(import_django::ImportError::Source(e)) => Err(format!(
+            "cannot read the Django database at {}: {e}",
+            db::describe_url(&options.from)
+        )),
         Err(e) => Err(e.to_string()),
     }
 }

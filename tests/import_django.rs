@@ -1942,3 +1942,25 @@ async fn the_app_sees_the_imported_shop_as_django_served_it() {
         .collect();
     assert_eq!(ids, vec![102], "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_unreachable_django_database_is_one_sentence_and_a_failure() {
+    let app = ours().await;
+    let dead = format!(
+        "postgres://postgres@127.0.0.1:{}/kasirgo",
+        common::free_port()
+    );
+    let (ok, out, err) = kasirgo(&app.db.url, &["--from", &dead]);
+    assert!(!ok, "{out}");
+    let text = err.trim();
+    assert!(!text.is_empty() && text.lines().count() <= 2, "{err}");
+    assert!(
+        text.contains("127.0.0.1"),
+        "names what it could not reach: {err}"
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 1, "nothing written beside our own owner");
+}

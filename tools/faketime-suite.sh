@@ -56,6 +56,8 @@ summary=()
 for at in "${instants[@]}"; do
   target=$(date -u -d "$at UTC" +%s)
   offset=$((target - $(date -u +%s)))
+  # libfaketime reads a relative offset only with its sign: "+N" or "-N".
+  [ "$offset" -ge 0 ] && offset="+$offset"
   label=$(date -u -d "@$target" +%Y%m%dT%H%M)
   wib=$(TZ=Asia/Jakarta date -d "@$target" '+%F %H:%M WIB')
   home="$logs/home-$label"
