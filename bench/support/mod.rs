@@ -86,6 +86,13 @@ impl DevServer {
     }
 }
 
+impl DevServer {
+    /// The server process's id (for reading its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for DevServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
