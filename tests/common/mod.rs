@@ -210,9 +210,17 @@ impl Function {
     /// `Dev server listening: N` line.
     pub fn start(exe: &str, env: &[(&str, &str)]) -> Function {
         let port = free_port();
-        let mut child = Command::new(exe)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        let mut cmd = Command::new(exe);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        // Under tools/faketime-suite.sh the function shares the test's
+        // faked clock, as a function shares its host's clock in production.
+        for (k, v) in std::env::vars() {
+            if k == "LD_PRELOAD" || k.starts_with("FAKETIME") {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd
             .env("VERCEL_DEV_PORT", port.to_string())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
