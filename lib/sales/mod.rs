@@ -269,31 +269,22 @@ pub async fn detail(
     id: Uuid,
     cashier_only: Option<Uuid>,
 ) -> ApiResult<Sale> {
-    let h = sqlx::query_as!(
-        Header,
-        r#"SELECT s.id, s.int_id, s.transaction_no, s.status, s.cashier_id, u.username,
-                  u.full_name, s.customer_name, s.notes, s.order_type, s.payment_method,
-                  s.subtotal AS "subtotal: Money", s.discount AS "discount: Money",
-                  s.tax AS "tax: Money", s.takeaway_charge AS "takeaway_charge: Money",
-                  s.total AS "total: Money", s.preparation, s.prepared_at,
-                  s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
-                  s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at
-           FROM sales s JOIN users u ON u.id = s.cashier_id
-           WHERE s.id = $1 AND ($2::uuid IS NULL OR s.cashier_id = $2)"#,
-        id,
-        cashier_only
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| ApiError::not_found("Transaction"))?;
-    let items = lines(&mut *conn, id).await?;
-    let refunds = refunds::for_sale(&mut *conn, id).await?;
-    Ok(h.into_sale(items, Some(refunds)))
+    let mut sale = details(&mut *conn, &[id], cashier_only)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("Transaction"))?;
+    sale.refunds = Some(refunds::for_sale(&mut *conn, id).await?);
+    Ok(sale)
 }
 
 /// Whole sales with their lines (no refunds), in the order of `ids`: a
-/// page of search results in full, in two queries.
-pub async fn details(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> ApiResult<Vec<Sale>> {
+/// page of search results in full, in two queries. `cashier_only` as for
+/// [`detail`].
+pub async fn details(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+    cashier_only: Option<Uuid>,
+) -> ApiResult<Vec<Sale>> {
     let headers = sqlx::query_as!(
         Header,
         r#"SELECT s.id, s.int_id, s.transaction_no, s.status, s.cashier_id, u.username,
@@ -304,8 +295,9 @@ pub async fn details(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> ApiResult<V
                   s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
                   s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at
            FROM sales s JOIN users u ON u.id = s.cashier_id
-           WHERE s.id = ANY($1)"#,
-        ids
+           WHERE s.id = ANY($1) AND ($2::uuid IS NULL OR s.cashier_id = $2)"#,
+        ids,
+        cashier_only
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -351,17 +343,4 @@ pub async fn id_for_int(db: impl PgExecutor<'_>, int_id: i64) -> ApiResult<Uuid>
         .fetch_optional(db)
         .await?
         .ok_or_else(|| ApiError::not_found("Transaction"))
-}
-
-pub async fn lines(db: impl PgExecutor<'_>, sale_id: Uuid) -> sqlx::Result<Vec<SaleLine>> {
-    sqlx::query_as!(
-        SaleLine,
-        r#"SELECT id, product_id, product_name, sku, quantity,
-                  unit_price AS "unit_price: Money", line_total AS "line_total: Money",
-                  note, refunded_quantity
-           FROM sale_lines WHERE sale_id = $1 ORDER BY line_no"#,
-        sale_id
-    )
-    .fetch_all(db)
-    .await
 }

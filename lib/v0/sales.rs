@@ -196,7 +196,7 @@ async fn list_transactions(
         .skip(((page - 1) * size) as usize)
         .map(|s| s.id)
         .collect();
-    let sales = sales::details(&mut conn, &ids).await?;
+    let sales = sales::details(&mut conn, &ids, None).await?;
     Ok(Envelope::ok(
         "Transactions",
         sales.into_iter().map(|s| app_sale(s, tz)).collect(),
