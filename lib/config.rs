@@ -31,6 +31,11 @@ pub struct Config {
     /// Connections per process; small, as every warm function holds its own.
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
+    /// Duitku, when configured (`DUITKU_*`); else no payment provider.
+    pub duitku: Option<crate::payments::duitku::DuitkuConfig>,
+    /// What Vercel Cron sends as `Authorization: Bearer <CRON_SECRET>`;
+    /// without it the cron endpoint refuses every call.
+    pub cron_secret: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -57,6 +62,8 @@ impl std::fmt::Debug for Config {
             .field("login_throttle", &self.login_throttle)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("duitku", &self.duitku)
+            .field("cron_secret", &self.cron_secret.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -170,6 +177,9 @@ impl Config {
                 3000,
                 100..=60_000,
             )?)),
+            duitku: crate::payments::duitku::DuitkuConfig::from_lookup(&lookup)
+                .map_err(|problem| err("DUITKU_*", problem))?,
+            cron_secret: lookup("CRON_SECRET"),
         })
     }
 

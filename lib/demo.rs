@@ -140,9 +140,11 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
     // Sales every 37 minutes back over three days, during opening hours
     // (08:00-22:00 in Jakarta), with a deterministic spread of carts.
     let now = Utc::now();
+    // No QRIS or transfers: those wait for their money (pending) and are
+    // rung up now, never back-dated.
     let methods = [
         PaymentMethod::Cash,
-        PaymentMethod::Qris,
+        PaymentMethod::Ewallet,
         PaymentMethod::Cash,
         PaymentMethod::Ewallet,
         PaymentMethod::Card,
@@ -188,6 +190,7 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
             takeaway_charge: None,
             tax_rate: None,
             expected_total: None,
+            collect: None,
         };
         if let Outcome::Created(sale) = checkout::checkout(&mut conn, cashier, req, None).await? {
             sales.push(sale.id);

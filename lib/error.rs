@@ -58,6 +58,10 @@ pub enum ApiError {
     Throttled { retry_after: u64 },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A payment provider refused or could not be reached; the message is
+    /// the provider's own (shown to the cashier).
+    #[error("{0}")]
+    PaymentProvider(String),
     /// Shown to the client as a bare "server error"; the cause is logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,6 +86,7 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +110,7 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Throttled { .. } => "throttled",
             ServiceUnavailable(_) => "service_unavailable",
+            PaymentProvider(_) => "payment_provider_error",
             Internal(_) => "server_error",
         }
     }

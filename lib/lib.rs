@@ -17,6 +17,7 @@ pub mod http;
 pub mod import_django;
 pub mod money;
 pub mod patch;
+pub mod payments;
 pub mod reports;
 pub mod routes;
 pub mod sales;

@@ -174,6 +174,41 @@ pub static REPORTS: Function = Function {
     router: crate::reports::http::router,
 };
 
+/// Payment providers' callbacks (`/api/callbacks/duitku`): no login, the
+/// provider signs each one.
+pub static CALLBACKS: Function = Function {
+    bin: "callbacks-provider",
+    file: "api/callbacks/[provider].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::payments::http::callbacks,
+};
+
+/// Scheduled jobs, called by Vercel Cron with `CRON_SECRET`.
+pub static CRON: Function = Function {
+    bin: "cron-job",
+    file: "api/cron/[job].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::payments::http::cron,
+};
+
+/// Vercel Cron Jobs: (path, schedule in UTC). Daily, because a Hobby
+/// project may run crons only once a day; every read expires what is
+/// overdue anyway, so the cron is a sweep for sales nobody looks at. On
+/// Pro, `*/5 * * * *` sweeps every five minutes.
+pub static CRONS: &[(&str, &str)] = &[("/api/cron/expire-payments", "0 20 * * *")];
+
+/// vercel.json's `crons`.
+pub fn vercel_crons() -> Value {
+    Value::Array(
+        CRONS
+            .iter()
+            .map(|(path, schedule)| json!({ "path": path, "schedule": schedule }))
+            .collect(),
+    )
+}
+
 /// The KasirGo app's own surface (`/api/v0/...`, lib/v0): one function
 /// for all of it, so the app costs one function, not fifteen. Its routes
 /// are rewritten here by vercel.json.
@@ -204,6 +239,8 @@ pub static FUNCTIONS: &[&Function] = &[
     &TRANSACTIONS_ID,
     &REFUNDS,
     &REPORTS,
+    &CALLBACKS,
+    &CRON,
     &V0,
     &DOCS,
 ];

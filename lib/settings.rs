@@ -31,8 +31,54 @@ pub struct Settings {
     #[schema(value_type = String, example = "0.11")]
     pub tax_rate: Decimal,
     pub receipt_footer: String,
+    /// The shop's own static QRIS (the text in its printed QR), from which
+    /// each QRIS sale gets a QR for its exact total; null when not set.
+    pub qris_payload: Option<String>,
+    /// How long a QRIS or transfer sale waits for its money before it
+    /// expires and its stock comes back (1-1440).
+    #[schema(example = 15)]
+    pub payment_window_minutes: i32,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The settings as answered: with what the stored QRIS says and whether a
+/// payment provider is configured (the server's environment decides).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingsView {
+    #[serde(flatten)]
+    pub settings: Settings,
+    pub qris: Option<QrisInfo>,
+    /// `duitku` when the server is configured with Duitku; null: QRIS
+    /// sales use the shop's own QRIS, confirmed by hand.
+    pub payment_provider: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QrisInfo {
+    pub merchant_name: String,
+    pub merchant_city: String,
+    /// The National Merchant ID, when the code carries one.
+    pub nmid: Option<String>,
+}
+
+impl SettingsView {
+    pub fn new(settings: Settings, state: &AppState) -> SettingsView {
+        let qris = settings
+            .qris_payload
+            .as_deref()
+            .and_then(|p| crate::payments::qris::validate_static(p).ok())
+            .map(|q| QrisInfo {
+                merchant_name: q.merchant_name().to_string(),
+                merchant_city: q.merchant_city().to_string(),
+                nmid: q.nmid().map(str::to_string),
+            });
+        SettingsView {
+            settings,
+            qris,
+            payment_provider: state.payment_provider().map(|p| p.name().to_string()),
+        }
+    }
 }
 
 fn rate_string<S: serde::Serializer>(rate: &Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -59,6 +105,14 @@ pub struct SettingsPatch {
     #[schema(value_type = Option<String>, example = "0.11")]
     pub tax_rate: Option<serde_json::Value>,
     pub receipt_footer: Option<String>,
+    /// The shop's printed static QRIS, as text (scan it with any QR
+    /// reader); checked on save (structure, checksum, IDR, Indonesia).
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub qris_payload: Option<Option<String>>,
+    #[schema(example = 15)]
+    pub payment_window_minutes: Option<i32>,
     /// Alternative to `If-Match`.
     pub version: Option<i32>,
 }
@@ -66,7 +120,8 @@ pub struct SettingsPatch {
 pub async fn load(db: impl PgExecutor<'_>) -> sqlx::Result<Settings> {
     sqlx::query_as!(
         Settings,
-        "SELECT store_name, timezone, currency, tax_rate, receipt_footer, version, updated_at
+        "SELECT store_name, timezone, currency, tax_rate, receipt_footer, qris_payload,
+                payment_window_minutes, version, updated_at
          FROM store_settings"
     )
     .fetch_one(db)
@@ -79,6 +134,9 @@ struct Valid {
     currency: Option<String>,
     tax_rate: Option<Decimal>,
     receipt_footer: Option<String>,
+    /// Some(None): remove it.
+    qris_payload: Option<Option<String>>,
+    payment_window_minutes: Option<i32>,
 }
 
 fn validate(patch: &SettingsPatch) -> ApiResult<Valid> {
@@ -127,6 +185,22 @@ fn validate(patch: &SettingsPatch) -> ApiResult<Valid> {
         .receipt_footer
         .as_deref()
         .map(|f| c.text("receipt_footer", f, 0, 500));
+    let qris_payload = match &patch.qris_payload {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => match crate::payments::qris::validate_static(raw) {
+            Ok(q) => Some(Some(q.payload().to_string())),
+            Err(faults) => {
+                for fault in faults {
+                    c.add("qris_payload", fault.to_string());
+                }
+                None
+            }
+        },
+    };
+    if let Some(m) = patch.payment_window_minutes {
+        c.range("payment_window_minutes", m, 1, 1440);
+    }
     c.finish()?;
     Ok(Valid {
         store_name,
@@ -134,6 +208,8 @@ fn validate(patch: &SettingsPatch) -> ApiResult<Valid> {
         currency,
         tax_rate,
         receipt_footer,
+        qris_payload,
+        payment_window_minutes: patch.payment_window_minutes,
     })
 }
 
@@ -147,15 +223,16 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/settings",
     tag = "settings",
     responses(
-        (status = 200, body = Settings),
+        (status = 200, body = SettingsView),
         (status = 401, body = ErrorBody),
     )
 )]
 async fn get_settings(
     _: Auth<AnyUser>,
     State(state): State<AppState>,
-) -> ApiResult<Json<Settings>> {
-    Ok(Json(load(&state.db).await?))
+) -> ApiResult<Json<SettingsView>> {
+    let settings = load(&state.db).await?;
+    Ok(Json(SettingsView::new(settings, &state)))
 }
 
 /// Change the store's settings (owner).
@@ -169,7 +246,7 @@ async fn get_settings(
     request_body = SettingsPatch,
     params(("If-Match" = Option<i32>, Header, description = "The version being changed")),
     responses(
-        (status = 200, body = Settings),
+        (status = 200, body = SettingsView),
         (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody),
@@ -180,7 +257,7 @@ async fn patch_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(patch): Json<SettingsPatch>,
-) -> ApiResult<Json<Settings>> {
+) -> ApiResult<Json<SettingsView>> {
     let expected = expected_version(&headers, patch.version)?;
     let v = validate(&patch)?;
     let updated = sqlx::query_as!(
@@ -191,19 +268,25 @@ async fn patch_settings(
             currency = COALESCE($3, currency),
             tax_rate = COALESCE($4, tax_rate),
             receipt_footer = COALESCE($5, receipt_footer),
+            qris_payload = CASE WHEN $7 THEN $8 ELSE qris_payload END,
+            payment_window_minutes = COALESCE($9, payment_window_minutes),
             version = version + 1
          WHERE $6::int IS NULL OR version = $6
-         RETURNING store_name, timezone, currency, tax_rate, receipt_footer, version, updated_at",
+         RETURNING store_name, timezone, currency, tax_rate, receipt_footer, qris_payload,
+                   payment_window_minutes, version, updated_at",
         v.store_name,
         v.timezone,
         v.currency,
         v.tax_rate,
         v.receipt_footer,
         expected,
+        v.qris_payload.is_some(),
+        v.qris_payload.flatten(),
+        v.payment_window_minutes,
     )
     .fetch_optional(&state.db)
     .await?;
     updated
-        .map(Json)
+        .map(|s| Json(SettingsView::new(s, &state)))
         .ok_or_else(|| version_mismatch("store settings"))
 }

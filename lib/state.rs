@@ -7,6 +7,8 @@ use sqlx::PgPool;
 
 use crate::cloudinary::Cloudinary;
 use crate::config::Config;
+use crate::payments::duitku::Duitku;
+use crate::payments::provider::Provider;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,8 @@ pub struct AppState {
     /// Built on first use: its TLS set-up would otherwise cost every cold
     /// start, and most requests never talk to Cloudinary.
     cloudinary: Arc<OnceLock<Option<Cloudinary>>>,
+    /// The payment provider, built on first use like Cloudinary's client.
+    provider: Arc<OnceLock<Option<Arc<dyn Provider>>>>,
 }
 
 impl AppState {
@@ -26,6 +30,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             cloudinary: Arc::new(OnceLock::new()),
+            provider: Arc::new(OnceLock::new()),
         })
     }
 
@@ -39,6 +44,18 @@ impl AppState {
                     .map(|c| Cloudinary::new(c, self.config.cloudinary_api_base.clone()))
             })
             .as_ref()
+    }
+
+    /// The payment provider, or `None` when none is configured.
+    pub fn payment_provider(&self) -> Option<&dyn Provider> {
+        self.provider
+            .get_or_init(|| {
+                self.config
+                    .duitku
+                    .clone()
+                    .map(|c| Arc::new(Duitku::new(c)) as Arc<dyn Provider>)
+            })
+            .as_deref()
     }
 
     pub fn cloud_name(&self) -> Option<&str> {

@@ -21,6 +21,8 @@ pub enum Kind {
     Count,
     Sale,
     Refund,
+    /// Stock a pending sale held, back when it expired or was cancelled.
+    Release,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Count => "count",
             Kind::Sale => "sale",
             Kind::Refund => "refund",
+            Kind::Release => "release",
         }
     }
 }

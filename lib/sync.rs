@@ -99,6 +99,8 @@ async fn sync(
     State(state): State<AppState>,
     Query(query): Query<SyncQuery>,
 ) -> ApiResult<Json<SyncResponse>> {
+    // Stock held by sales whose payment window closed comes back first.
+    crate::payments::catch_up(&state.db).await;
     let since = match query.since.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(t) => Some(parse_token(t).ok_or_else(|| {

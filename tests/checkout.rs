@@ -144,7 +144,7 @@ async fn a_sale_is_priced_by_the_server_and_exact() {
     let r = checkout(
         &app,
         &cashier,
-        json!({"items": [line(&kopi, 1)], "payment_method": "qris"}),
+        json!({"items": [line(&kopi, 1)], "payment_method": "card"}),
         None,
     )
     .await;

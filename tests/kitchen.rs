@@ -131,7 +131,7 @@ async fn made_to_order_sales_wait_in_the_kitchen_until_marked_done() {
     let c = sell(
         &app,
         &cashier,
-        json!({"items": [line(&kopi, 2)], "customer_name": "C", "payment_method": "qris"}),
+        json!({"items": [line(&kopi, 2)], "customer_name": "C", "payment_method": "card"}),
     )
     .await;
 

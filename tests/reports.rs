@@ -188,7 +188,7 @@ struct Shop {
 ///   cash. Subtotal 22500, tax 11% of 21500 = 2365.00, total 23865.00,
 ///   cost 13000.
 /// - 2 days ago: nothing in WIB; but S2 below is on this day in UTC.
-/// - S2, yesterday 00:30 WIB (17:30 UTC the day before): 1 kopi, qris.
+/// - S2, yesterday 00:30 WIB (17:30 UTC the day before): 1 kopi, ewallet.
 ///   Subtotal 10000, tax 1100.00, total 11100.00, cost 6000.
 /// - S3, yesterday 12:00 WIB: 3 roti, discount 500, cash. Subtotal 7500,
 ///   tax 11% of 7000 = 770.00, total 7770.00, cost 3000.
@@ -235,7 +235,7 @@ async fn shop() -> Shop {
         &app,
         &cashier,
         json!({"items": [{"product_id": kopi, "quantity": 1}],
-               "payment_method": "qris", "occurred_at": wib(1, 0, 30)}),
+               "payment_method": "ewallet", "occurred_at": wib(1, 0, 30)}),
     )
     .await;
     assert_eq!(s2["total"], "11100.00");
@@ -658,7 +658,7 @@ async fn csv_parses_back_to_the_json_figures() {
         .collect();
     assert_eq!(totals, figures(&json["totals"]));
     assert_eq!(find("by_payment_method", "cash", "total"), "31635.00");
-    assert_eq!(find("by_payment_method", "qris", "net"), "11100.00");
+    assert_eq!(find("by_payment_method", "ewallet", "net"), "11100.00");
     assert_eq!(
         find("top_products_by_revenue", &s.kopi, "revenue"),
         "30000.00"
@@ -961,7 +961,7 @@ async fn rollups_equal_raw_sums_under_concurrent_checkouts_and_refunds() {
 /// Tax 11%. Kopi 10000 (cost 6000), Roti 2500 (cost 1000).
 /// - T1, 2 days ago 10:00 WIB, cash: 2 kopi, take-away 2000. Subtotal
 ///   20000, tax 2200.00, total 24200.00, cost 12000.
-/// - T2, yesterday 09:00 WIB, qris: 1 kopi + 2 roti, discount 1234.56,
+/// - T2, yesterday 09:00 WIB, ewallet: 1 kopi + 2 roti, discount 1234.56,
 ///   take-away 3000. Subtotal 15000, tax 11% of 13765.44 = 1514.20, total
 ///   18279.64, cost 8000.
 /// - T3, yesterday 12:00 WIB, through checkout: 1 roti, cash, no charge.
@@ -1017,7 +1017,7 @@ async fn takeaway_shop() -> (TestApp, String, String) {
         "1234.56",
         "1514.20",
         "3000.00",
-        "qris",
+        "ewallet",
     )
     .await;
     let total: rust_decimal::Decimal =
@@ -1149,12 +1149,12 @@ async fn takeaway_charges_count_in_every_report() {
     );
     assert_eq!(
         (
-            &methods[1]["total"],
-            &methods[1]["refunds"],
-            &methods[1]["net"]
+            &methods[4]["total"],
+            &methods[4]["refunds"],
+            &methods[4]["net"]
         ),
         (&json!("18279.64"), &json!("18279.64"), &json!("0.00")),
-        "qris: T2, wholly refunded"
+        "ewallet: T2, wholly refunded"
     );
     let csv = csv_get(
         &app,

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use kasirgo::routes::{FUNCTIONS, pattern_matches, to_vercel_syntax, vercel_rewrites};
+use kasirgo::routes::{
+    FUNCTIONS, pattern_matches, to_vercel_syntax, vercel_crons, vercel_rewrites,
+};
 
 fn api_files(dir: &Path, out: &mut BTreeSet<String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -139,6 +141,7 @@ fn vercel_json_rewrites_match_the_route_table() {
     let expected = vercel_rewrites();
     if std::env::var_os("KASIRGO_WRITE_VERCEL_JSON").is_some() {
         config["rewrites"] = expected.clone();
+        config["crons"] = vercel_crons();
         std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap() + "\n").unwrap();
     }
     assert_eq!(
@@ -161,6 +164,18 @@ fn vercel_json_rewrites_match_the_route_table() {
                 assert!(sources.contains(path.as_str()), "{path} has no rewrite");
             }
         }
+    }
+    assert_eq!(config["crons"], vercel_crons(), "vercel.json's crons are stale");
+    // Every cron path is served by a function.
+    for cron in vercel_crons().as_array().unwrap() {
+        let path = cron["path"].as_str().unwrap();
+        assert!(
+            FUNCTIONS.iter().any(|f| f
+                .documented_paths()
+                .iter()
+                .any(|p| pattern_matches(p, path))),
+            "cron {path} reaches no route"
+        );
     }
     assert_eq!(config["outputDirectory"], "public");
     let public = root().join("public");

@@ -86,7 +86,7 @@ async fn search_by_text_dates_and_filters_newest_first() {
     sell(
         &app,
         &cashier,
-        sale("Siti", "Less SUGAR please", 3, "qris", &day(2, 0, 30)),
+        sale("Siti", "Less SUGAR please", 3, "ewallet", &day(2, 0, 30)),
     )
     .await;
     sell(&app, &other, sale("Andi", "", 5, "card", &day(1, 9, 0))).await;
@@ -119,7 +119,7 @@ async fn search_by_text_dates_and_filters_newest_first() {
         ["Budi"]
     );
     assert_eq!(
-        numbers(&get("payment_method=qris".into(), manager.clone()).await),
+        numbers(&get("payment_method=ewallet".into(), manager.clone()).await),
         ["Siti"]
     );
     assert_eq!(

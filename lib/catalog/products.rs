@@ -590,6 +590,8 @@ pub mod http {
         page: PageRequest,
     ) -> ApiResult<Json<Page<Product>>> {
         let after: Option<After> = page.after()?;
+        // Stock held by sales whose payment window closed comes back first.
+        crate::payments::catch_up(&state.db).await;
         let mut conn = state.db.acquire().await?;
         let rows = list(&mut conn, &filter, after.as_ref(), page.fetch_limit()).await?;
         let cloud = state.cloud_name();
@@ -650,6 +652,7 @@ pub mod http {
         Json(patch): Json<ProductPatch>,
     ) -> ApiResult<Json<Product>> {
         let expected = expected_version(&headers, patch.version)?;
+        crate::payments::catch_up(&state.db).await;
         let mut conn = state.db.acquire().await?;
         let updated = update(&mut conn, id, patch, expected, auth.user_id).await?;
         drop(conn);

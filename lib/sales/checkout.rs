@@ -18,9 +18,10 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Cashier, OrderType, PaymentMethod, Preparation, Sale, SaleLine};
+use super::{Cashier, OrderType, PaymentMethod, Preparation, Sale, SaleLine, pending};
 use crate::error::{ApiError, ApiResult};
 use crate::money::Money;
+use crate::payments::{self, Collect};
 use crate::validate::Check;
 
 /// Most lines one sale may have.
@@ -75,6 +76,10 @@ pub struct CheckoutRequest {
     /// total instead.
     #[serde(skip)]
     pub expected_total: Option<Decimal>,
+    /// How a QRIS or transfer sale will be paid: decided by
+    /// `payments::checkout`, which is the way in for such sales.
+    #[serde(skip)]
+    pub collect: Option<Collect>,
 }
 
 /// The canonical fingerprint of a request body: same JSON (whatever the
@@ -127,6 +132,12 @@ fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
         && (rate.is_sign_negative() || rate > Decimal::ONE)
     {
         c.add("tax_rate", "Must be between 0 and 1.");
+    }
+    if req.collect.is_some() && req.occurred_at.is_some() {
+        c.add(
+            "occurred_at",
+            "A QRIS or transfer sale is paid now: it cannot be recorded for an earlier time.",
+        );
     }
     let occurred_at = req.occurred_at.unwrap_or(now);
     if occurred_at > now + MAX_CLOCK_SKEW {
@@ -274,6 +285,11 @@ async fn sell(
     req: &CheckoutRequest,
     idempotency: Option<&Idempotency>,
 ) -> ApiResult<Option<Box<Sale>>> {
+    if req.payment_method.waits_for_payment() != req.collect.is_some() {
+        return Err(ApiError::internal(
+            "a QRIS or transfer sale is checked out through payments::checkout",
+        ));
+    }
     let now = Utc::now();
     let checked = check(req, now)?;
 
@@ -291,9 +307,11 @@ async fn sell(
         // Lock every product of the cart, in id order, so that carts sharing
         // products queue instead of deadlocking; read prices and stock, and
         // whether this key already has a sale.
-        let rows = sqlx::query!(
+        let rows = sqlx::query_as!(
+            ProductRow,
             r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
                       s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
+                      s.payment_window_minutes AS "payment_window_minutes!",
                       u.username AS "username!", u.full_name AS "full_name!",
                       EXISTS (SELECT 1 FROM idempotency_keys k
                               WHERE k.user_id = $2 AND k.key = $3) AS "sold!"
@@ -312,87 +330,39 @@ async fn sell(
         if rows.first().is_some_and(|r| r.sold) {
             return Ok(None);
         }
-
-        let found: BTreeMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
-        let mut c = Check::new();
-        for (i, (id, _, _)) in checked.lines.iter().enumerate() {
-            match found.get(id) {
-                None => c.add(&format!("items[{i}].product_id"), "Unknown product."),
-                Some(p) if !p.is_active => c.add(
-                    &format!("items[{i}].product_id"),
-                    "This product is not for sale.",
-                ),
-                Some(_) => {}
+        let found: BTreeMap<Uuid, &ProductRow> = rows.iter().map(|r| (r.id, r)).collect();
+        let priced = match price(req, &checked, &wanted, &found) {
+            // Stock held by sales whose payment window has closed comes
+            // back once they are expired: try once more after that.
+            Err(e) if is_short(&e) && attempt == 1 && req.collect.is_none() => {
+                drop(tx);
+                if pending::any_overdue(&mut *conn).await? {
+                    expire_overdue(conn).await?;
+                    continue;
+                }
+                return Err(e);
             }
-        }
-        c.finish()?;
-        let short: Vec<serde_json::Value> = wanted
-            .iter()
-            .filter_map(|(id, want)| {
-                let p = found[id];
-                (i64::from(p.stock) < *want).then(|| {
-                    serde_json::json!({"product_id": id, "requested": want, "available": p.stock})
-                })
-            })
-            .collect();
-        if !short.is_empty() {
-            let mut extra = serde_json::Map::new();
-            extra.insert("items".into(), serde_json::Value::Array(short));
-            return Err(ApiError::ConflictWith {
-                code: "insufficient_stock",
-                detail: "Not enough stock for some items; nothing was sold.".into(),
-                extra,
-            });
-        }
-
+            other => other?,
+        };
+        let Priced {
+            lines,
+            totals: t,
+            preparation,
+        } = priced;
         let first = rows.first().expect("at least one product was found");
-        let mut lines = Vec::with_capacity(checked.lines.len());
-        for (id, qty, note) in &checked.lines {
-            let p = found[id];
-            lines.push(SaleLine {
-                id: Uuid::now_v7(),
-                product_id: *id,
-                product_name: p.name.clone(),
-                sku: p.sku.clone(),
-                quantity: *qty,
-                unit_price: money(p.price)?,
-                line_total: Money::new(p.price * Decimal::from(*qty))
-                    .map_err(|_| ApiError::field("items", "A line total is too large."))?,
-                note: note.clone(),
-                refunded_quantity: 0,
-            });
-        }
-        let subtotal: Decimal = lines.iter().map(|l| l.line_total.amount()).sum();
-        let t = totals(
-            subtotal,
-            req.discount.map(Money::amount).unwrap_or_default(),
-            req.tax_rate.unwrap_or(first.tax_rate),
-            req.takeaway_charge.map(Money::amount).unwrap_or_default(),
-            req.paid_amount.map(Money::amount),
-        )?;
-        if let Some(shown) = req.expected_total
-            && (shown - t.total).abs() > Decimal::new(1, 2)
-        {
-            return Err(ApiError::field(
-                "total",
-                format!(
-                    "The total {shown} does not match the current prices ({}); refresh the products and ring the sale up again.",
-                    t.total
-                ),
-            ));
-        }
-        // Made to order: the kitchen has it until it marks the sale done.
-        let preparation = rows
-            .iter()
-            .any(|p| p.needs_preparation)
-            .then_some(Preparation::Processing);
+        let waiting = req.collect.is_some();
+        // A pending sale goes to the kitchen once paid (pending::settle).
+        let preparation = if waiting { None } else { preparation };
+        let pending_until = req.collect.as_ref().map(|c| {
+            now + Duration::minutes(i64::from(first.payment_window_minutes)) + c.grace()
+        });
 
         let sale_id = Uuid::now_v7();
         let mut sale = Sale {
             id: sale_id,
             int_id: 0,
             transaction_no: String::new(),
-            status: "completed".into(),
+            status: if waiting { "pending" } else { "completed" }.into(),
             cashier: Cashier {
                 id: user_id,
                 username: first.username.clone(),
@@ -414,8 +384,11 @@ async fn sell(
             prepared_at: None,
             occurred_at: checked.occurred_at,
             created_at: now,
+            pending_until,
+            settled_at: None,
             items: lines,
             refunds: None,
+            payment: None,
         };
         let unit_costs: Vec<Decimal> = sale
             .items
@@ -445,12 +418,13 @@ async fn sell(
                    INSERT INTO sales (id, transaction_no, cashier_id, customer_name, notes,
                                       order_type, payment_method, subtotal, discount, tax, total,
                                       paid_amount, change_amount, occurred_at, created_at,
-                                      takeaway_charge, preparation)
+                                      takeaway_charge, preparation, status, pending_until)
                    SELECT $4, 'TRX-' || to_char(day, 'YYYYMMDD') || '-'
                               || CASE WHEN no < 1 THEN NULL
                                       WHEN no < 10000 THEN lpad(no::text, 4, '0')
                                       ELSE no::text END,
-                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $31, $32
+                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $31, $32,
+                          $33, $34
                    FROM numbered
                    RETURNING id, transaction_no, int_id
                ), lines AS (
@@ -504,16 +478,36 @@ async fn sell(
             &sale.items.iter().map(|l| l.quantity).collect::<Vec<_>>(),
             &sale.items.iter().map(|l| l.line_total.amount()).collect::<Vec<_>>(),
             &sale.items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
-            idempotency.map(|i| i.key),
-            idempotency.map(|i| i.hash.clone()),
+            // A pending sale's answer includes its payment: remembered
+            // below, once the payment is written.
+            idempotency.filter(|_| !waiting).map(|i| i.key),
+            idempotency.filter(|_| !waiting).map(|i| i.hash.clone()),
             // The answer a retry replays, written straight from the sale.
             sqlx::types::Json(&sale) as _,
             t.takeaway_charge,
             sale.preparation.map(Preparation::as_str),
+            sale.status,
+            pending_until,
         )
         .fetch_one(&mut *tx)
         .await;
 
+        let result = match (result, &req.collect) {
+            (Ok(numbered), Some(collect)) => {
+                sale.transaction_no = numbered.transaction_no.clone();
+                sale.int_id = numbered.int_id;
+                let expires_at = pending_until.expect("a pending sale has a window") - collect.grace();
+                sale.payment =
+                    Some(payments::record(&mut tx, sale_id, collect, t.paid, expires_at).await?);
+                match idempotency {
+                    Some(key) => remember(&mut tx, user_id, key, sale_id, &sale)
+                        .await
+                        .map(|()| numbered),
+                    None => Ok(numbered),
+                }
+            }
+            (result, _) => result,
+        };
         match result {
             Ok(numbered) => {
                 tx.commit().await?;
@@ -537,6 +531,189 @@ async fn sell(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The lock-and-read's row: a product of the cart, with what the sale
+/// needs of the store and the cashier.
+struct ProductRow {
+    id: Uuid,
+    name: String,
+    sku: Option<String>,
+    price: Decimal,
+    cost: Decimal,
+    stock: i32,
+    is_active: bool,
+    needs_preparation: bool,
+    tax_rate: Decimal,
+    timezone: String,
+    payment_window_minutes: i32,
+    username: String,
+    full_name: String,
+    sold: bool,
+}
+
+struct Priced {
+    lines: Vec<SaleLine>,
+    totals: Totals,
+    preparation: Option<Preparation>,
+}
+
+/// Prices the cart from the products read: unknown, inactive or short
+/// products refuse the sale.
+fn price(
+    req: &CheckoutRequest,
+    checked: &Checked,
+    wanted: &BTreeMap<Uuid, i64>,
+    found: &BTreeMap<Uuid, &ProductRow>,
+) -> ApiResult<Priced> {
+    let mut c = Check::new();
+    for (i, (id, _, _)) in checked.lines.iter().enumerate() {
+        match found.get(id) {
+            None => c.add(&format!("items[{i}].product_id"), "Unknown product."),
+            Some(p) if !p.is_active => c.add(
+                &format!("items[{i}].product_id"),
+                "This product is not for sale.",
+            ),
+            Some(_) => {}
+        }
+    }
+    c.finish()?;
+    let short: Vec<serde_json::Value> = wanted
+        .iter()
+        .filter_map(|(id, want)| {
+            let p = found[id];
+            (i64::from(p.stock) < *want).then(|| {
+                serde_json::json!({"product_id": id, "requested": want, "available": p.stock})
+            })
+        })
+        .collect();
+    if !short.is_empty() {
+        let mut extra = serde_json::Map::new();
+        extra.insert("items".into(), serde_json::Value::Array(short));
+        return Err(ApiError::ConflictWith {
+            code: INSUFFICIENT_STOCK,
+            detail: "Not enough stock for some items; nothing was sold.".into(),
+            extra,
+        });
+    }
+    let first = found.values().next().expect("at least one product was found");
+    let mut lines = Vec::with_capacity(checked.lines.len());
+    for (id, qty, note) in &checked.lines {
+        let p = found[id];
+        lines.push(SaleLine {
+            id: Uuid::now_v7(),
+            product_id: *id,
+            product_name: p.name.clone(),
+            sku: p.sku.clone(),
+            quantity: *qty,
+            unit_price: money(p.price)?,
+            line_total: Money::new(p.price * Decimal::from(*qty))
+                .map_err(|_| ApiError::field("items", "A line total is too large."))?,
+            note: note.clone(),
+            refunded_quantity: 0,
+        });
+    }
+    let subtotal: Decimal = lines.iter().map(|l| l.line_total.amount()).sum();
+    let waiting = req.collect.is_some();
+    let mut t = totals(
+        subtotal,
+        req.discount.map(Money::amount).unwrap_or_default(),
+        req.tax_rate.unwrap_or(first.tax_rate),
+        req.takeaway_charge.map(Money::amount).unwrap_or_default(),
+        if waiting { None } else { req.paid_amount.map(Money::amount) },
+    )?;
+    if waiting {
+        // QRIS and transfers charge whole rupiah (payments' rule).
+        t.paid = payments::charge_for(t.total);
+        t.change = t.paid - t.total;
+    }
+    if let Some(shown) = req.expected_total
+        && (shown - t.total).abs() > Decimal::new(1, 2)
+    {
+        return Err(ApiError::field(
+            "total",
+            format!(
+                "The total {shown} does not match the current prices ({}); refresh the products and ring the sale up again.",
+                t.total
+            ),
+        ));
+    }
+    // Made to order: the kitchen has it until it marks the sale done.
+    let preparation = found
+        .values()
+        .any(|p| p.needs_preparation)
+        .then_some(Preparation::Processing);
+    Ok(Priced {
+        lines,
+        totals: t,
+        preparation,
+    })
+}
+
+const INSUFFICIENT_STOCK: &str = "insufficient_stock";
+
+fn is_short(e: &ApiError) -> bool {
+    matches!(e, ApiError::ConflictWith { code, .. } if *code == INSUFFICIENT_STOCK)
+}
+
+/// Expires overdue pending sales so their stock is back (a checkout that
+/// found a product short).
+async fn expire_overdue(conn: &mut PgConnection) -> ApiResult<()> {
+    payments::expire_overdue_on(conn, payments::CATCH_UP_LIMIT).await?;
+    Ok(())
+}
+
+/// What the cart would cost now, without taking anything: a provider's
+/// invoice is opened for it before the sale is written (which then checks
+/// that it still costs that).
+pub async fn quote(conn: &mut PgConnection, req: &CheckoutRequest) -> ApiResult<Decimal> {
+    let now = Utc::now();
+    let checked = check(req, now)?;
+    let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (id, qty, _) in &checked.lines {
+        *wanted.entry(*id).or_default() += i64::from(*qty);
+    }
+    let ids: Vec<Uuid> = wanted.keys().copied().collect();
+    let rows = sqlx::query_as!(
+        ProductRow,
+        r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
+                  s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
+                  s.payment_window_minutes AS "payment_window_minutes!",
+                  '' AS "username!", '' AS "full_name!", false AS "sold!"
+           FROM products p CROSS JOIN store_settings s
+           WHERE p.id = ANY($1) AND p.deleted_at IS NULL
+           ORDER BY p.id"#,
+        &ids,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let found: BTreeMap<Uuid, &ProductRow> = rows.iter().map(|r| (r.id, r)).collect();
+    let priced = price(req, &checked, &wanted, &found)?;
+    Ok(priced.totals.total)
+}
+
+/// A pending sale's idempotency record, written once its payment is (the
+/// replay answers the payment too). A concurrent attempt under the same
+/// key that committed first shows as the key's primary key.
+async fn remember(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    key: &Idempotency,
+    sale_id: Uuid,
+    sale: &Sale,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, sale_id, response)
+         VALUES ($1, $2, $3, $4, $5)",
+        user_id,
+        key.key,
+        key.hash,
+        sale_id,
+        sqlx::types::Json(sale) as _,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 fn money(d: Decimal) -> ApiResult<Money> {

@@ -25,7 +25,9 @@ pub fn collection() -> OpenApiRouter<AppState> {
 }
 
 pub fn item() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_sale, edit_sale))
+    OpenApiRouter::new()
+        .routes(routes!(get_sale, edit_sale))
+        .merge(crate::payments::http::sale_routes())
 }
 
 pub fn refunds() -> OpenApiRouter<AppState> {
@@ -83,7 +85,15 @@ async fn create_sale(
     let request: CheckoutRequest = from_value(body)?;
     let mut conn = state.db.acquire().await?;
     let idempotency = key.map(|key| Idempotency { key, hash });
-    match checkout::checkout(&mut conn, auth.user_id, request, idempotency).await? {
+    let outcome = crate::payments::checkout(
+        &mut conn,
+        state.payment_provider(),
+        auth.user_id,
+        request,
+        idempotency,
+    )
+    .await?;
+    match outcome {
         Outcome::Created(sale) => Ok((StatusCode::CREATED, Json(sale)).into_response()),
         Outcome::Replayed(response) => Ok(replayed(&response)),
     }
@@ -105,6 +115,8 @@ async fn search_sales(
     page: PageRequest,
 ) -> ApiResult<Json<Page<SaleSummary>>> {
     let before: Option<Before> = page.after()?;
+    // Pending sales whose window closed show as expired.
+    crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
     let tz = crate::settings::load(&mut *conn).await?.tz();
     let rows = search::search(
@@ -131,6 +143,7 @@ async fn get_sale(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Sale>> {
+    crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
     Ok(Json(detail(&mut conn, id, own_sales_only(&auth)).await?))
 }

@@ -3,6 +3,7 @@
 pub mod checkout;
 pub mod edit;
 pub mod http;
+pub mod pending;
 pub mod refunds;
 pub mod search;
 
@@ -63,6 +64,12 @@ impl PaymentMethod {
         }
     }
 
+    /// QRIS and transfers are rung up `pending` until the money arrives
+    /// (`sales::pending`); cash, card and e-wallet sales are paid at once.
+    pub fn waits_for_payment(self) -> bool {
+        matches!(self, PaymentMethod::Qris | PaymentMethod::Transfer)
+    }
+
     fn parse(s: &str) -> PaymentMethod {
         match s {
             "qris" => PaymentMethod::Qris,
@@ -102,11 +109,14 @@ impl Preparation {
 }
 
 /// Where a sale stands at the till, in one word (the app's `status`):
-/// `cancelled` once wholly refunded (voided), else `processing` while the
-/// kitchen prepares it, else `completed`.
+/// `pending` while its payment is awaited; `cancelled` once wholly
+/// refunded (voided), expired or cancelled unpaid; else `processing` while
+/// the kitchen prepares it, else `completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Waiting for its QRIS or transfer payment.
+    Pending,
     Processing,
     Completed,
     Cancelled,
@@ -115,6 +125,7 @@ pub enum Stage {
 impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::Pending => "pending",
             Stage::Processing => "processing",
             Stage::Completed => "completed",
             Stage::Cancelled => "cancelled",
@@ -123,6 +134,7 @@ impl Stage {
 
     pub fn parse(s: &str) -> Option<Stage> {
         match s {
+            "pending" => Some(Stage::Pending),
             "processing" => Some(Stage::Processing),
             "completed" => Some(Stage::Completed),
             "cancelled" => Some(Stage::Cancelled),
@@ -133,7 +145,9 @@ impl Stage {
     /// The stage of a sale with this `status` and preparation; the SQL
     /// twin is `sale_stage()` in the search (migration 10's rule).
     pub fn of(status: &str, preparation: Option<Preparation>) -> Stage {
-        if status == "refunded" {
+        if status == "pending" {
+            Stage::Pending
+        } else if matches!(status, "refunded" | "expired" | "cancelled") {
             Stage::Cancelled
         } else if preparation == Some(Preparation::Processing) {
             Stage::Processing
@@ -141,6 +155,12 @@ impl Stage {
             Stage::Completed
         }
     }
+}
+
+/// Whether a sale with this status is money the shop took (reports count
+/// only these); the SQL twin is `sale_counts()` (migration 14).
+pub fn counts(status: &str) -> bool {
+    matches!(status, "completed" | "partially_refunded" | "refunded")
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -171,7 +191,9 @@ pub struct Sale {
     pub int_id: i64,
     #[schema(example = "TRX-20261124-0001")]
     pub transaction_no: String,
-    /// `completed`, `partially_refunded` or `refunded`.
+    /// `completed`, `partially_refunded` or `refunded`; for a QRIS or
+    /// transfer sale first `pending`, then `completed`, `expired` or
+    /// `cancelled` (the last two never paid: in no report).
     #[schema(example = "completed")]
     pub status: String,
     pub cashier: Cashier,
@@ -194,10 +216,16 @@ pub struct Sale {
     pub prepared_at: Option<DateTime<Utc>>,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// A QRIS or transfer sale: when its payment window closes.
+    pub pending_until: Option<DateTime<Utc>>,
+    /// When it stopped waiting for its payment (paid, expired, cancelled).
+    pub settled_at: Option<DateTime<Utc>>,
     pub items: Vec<SaleLine>,
     /// On the detail view: the sale's refunds, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<refunds::Refund>>,
+    /// A QRIS or transfer sale's payment (QR content, VA number, status).
+    pub payment: Option<crate::payments::Payment>,
 }
 
 /// A sale's header row, as `detail` and `details` read it.
@@ -225,6 +253,8 @@ struct Header {
     refunded_amount: Money,
     occurred_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
+    pending_until: Option<DateTime<Utc>>,
+    settled_at: Option<DateTime<Utc>>,
 }
 
 impl Header {
@@ -255,8 +285,11 @@ impl Header {
             prepared_at: self.prepared_at,
             occurred_at: self.occurred_at,
             created_at: self.created_at,
+            pending_until: self.pending_until,
+            settled_at: self.settled_at,
             items,
             refunds,
+            payment: None,
         }
     }
 }
@@ -293,7 +326,8 @@ pub async fn details(
                   s.tax AS "tax: Money", s.takeaway_charge AS "takeaway_charge: Money",
                   s.total AS "total: Money", s.preparation, s.prepared_at,
                   s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
-                  s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at
+                  s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at,
+                  s.pending_until, s.settled_at
            FROM sales s JOIN users u ON u.id = s.cashier_id
            WHERE s.id = ANY($1) AND ($2::uuid IS NULL OR s.cashier_id = $2)"#,
         ids,
@@ -325,6 +359,17 @@ pub async fn details(
             refunded_quantity: l.refunded_quantity,
         });
     }
+    // Only a sale that was ever pending has a payment.
+    let waited: Vec<Uuid> = headers
+        .iter()
+        .filter(|h| h.pending_until.is_some())
+        .map(|h| h.id)
+        .collect();
+    let mut payments = if waited.is_empty() {
+        Default::default()
+    } else {
+        crate::payments::for_sales(&mut *conn, &waited).await?
+    };
     let mut headers: std::collections::HashMap<Uuid, Header> =
         headers.into_iter().map(|h| (h.id, h)).collect();
     Ok(ids
@@ -332,7 +377,10 @@ pub async fn details(
         .filter_map(|id| headers.remove(id))
         .map(|h| {
             let items = by_sale.remove(&h.id).unwrap_or_default();
-            h.into_sale(items, None)
+            let payment = payments.remove(&h.id);
+            let mut sale = h.into_sale(items, None);
+            sale.payment = payment;
+            sale
         })
         .collect())
 }

@@ -109,12 +109,27 @@ pub async fn refund(
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // The sale row lock queues concurrent refunds of one sale.
     let sale = sqlx::query!(
-        "SELECT subtotal, total, refunded_amount FROM sales WHERE id = $1 FOR UPDATE",
+        "SELECT subtotal, total, refunded_amount, status FROM sales WHERE id = $1 FOR UPDATE",
         input.transaction_id
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::field("transaction_id", "Unknown transaction."))?;
+    // Only money taken can be given back.
+    match sale.status.as_str() {
+        "pending" => {
+            return Err(ApiError::Conflict(
+                "This sale is not paid yet: cancel it instead.".into(),
+            ));
+        }
+        "expired" | "cancelled" => {
+            return Err(ApiError::Conflict(format!(
+                "This sale was never paid ({}): there is nothing to refund.",
+                sale.status
+            )));
+        }
+        _ => {}
+    }
     let lines = sqlx::query!(
         "SELECT id, product_id, unit_price, quantity, refunded_quantity
          FROM sale_lines WHERE sale_id = $1 ORDER BY line_no",

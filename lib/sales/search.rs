@@ -22,11 +22,13 @@ pub struct SaleFilter {
     pub from: Option<NaiveDate>,
     /// Last store-local date, inclusive (YYYY-MM-DD).
     pub to: Option<NaiveDate>,
-    /// `completed`, `partially_refunded` or `refunded`.
+    /// `pending`, `completed`, `partially_refunded`, `refunded`, `expired`
+    /// or `cancelled`.
     pub status: Option<String>,
     /// Where the sale stands at the till, one or a comma list of
-    /// `processing` (the kitchen is preparing it), `completed` and
-    /// `cancelled` (voided: wholly refunded). `stage=processing` alone is
+    /// `pending` (waiting for its payment), `processing` (the kitchen is
+    /// preparing it), `completed` and `cancelled` (voided, or expired or
+    /// cancelled unpaid). `stage=processing` alone is
     /// the kitchen's queue, which every staff member sees whole, cashiers
     /// included.
     pub stage: Option<String>,
@@ -200,11 +202,11 @@ pub async fn search(
     limit: i64,
 ) -> ApiResult<Vec<SaleSummary>> {
     if let Some(status) = &filter.status
-        && !["completed", "partially_refunded", "refunded"].contains(&status.as_str())
+        && !STATUSES.contains(&status.as_str())
     {
         return Err(ApiError::field(
             "status",
-            "Must be completed, partially_refunded or refunded.",
+            format!("Must be one of {}.", STATUSES.join(", ")),
         ));
     }
     if let (Some(from), Some(to)) = (filter.from, filter.to)
@@ -379,6 +381,16 @@ pub async fn search(
     Ok(rows.into_iter().map(Row::into_summary).collect())
 }
 
+/// Every sale status.
+pub const STATUSES: [&str; 6] = [
+    "pending",
+    "completed",
+    "partially_refunded",
+    "refunded",
+    "expired",
+    "cancelled",
+];
+
 /// `processing,completed`: the stages asked for, each once.
 fn stages(list: &str) -> ApiResult<Vec<Stage>> {
     let mut stages = Vec::new();
@@ -386,7 +398,7 @@ fn stages(list: &str) -> ApiResult<Vec<Stage>> {
         let stage = Stage::parse(word.trim()).ok_or_else(|| {
             ApiError::field(
                 "stage",
-                "Must be processing, completed or cancelled, or a comma list of them.",
+                "Must be pending, processing, completed or cancelled, or a comma list of them.",
             )
         })?;
         if !stages.contains(&stage) {

@@ -190,6 +190,7 @@ async fn list_products(
     _: Auth<AnyUser>,
     State(state): State<AppState>,
 ) -> ApiResult<Envelope<Vec<AppProduct>>> {
+    crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
     let cats = category_ints(&mut conn).await?;
     let all = products::list_all(&mut *conn).await?;

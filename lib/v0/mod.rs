@@ -14,6 +14,7 @@ pub mod auth;
 pub mod catalog;
 pub mod form;
 pub mod money;
+pub mod payments;
 pub mod sales;
 pub mod users;
 
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(catalog::router())
         .merge(sales::router())
+        .merge(payments::router())
         .layer(axum::middleware::map_response(with_message))
 }
 
@@ -44,6 +46,9 @@ pub struct Envelope<T> {
     pub status: StatusCode,
     pub message: &'static str,
     pub data: T,
+    /// A QRIS or VA checkout's `payment`, beside `data` (its presence opens
+    /// the app's QR screen, so a cash sale has none).
+    pub payment: Option<Value>,
 }
 
 impl<T: Serialize> Envelope<T> {
@@ -52,6 +57,7 @@ impl<T: Serialize> Envelope<T> {
             status: StatusCode::OK,
             message,
             data,
+            payment: None,
         }
     }
 
@@ -60,16 +66,21 @@ impl<T: Serialize> Envelope<T> {
             status: StatusCode::CREATED,
             message,
             data,
+            payment: None,
         }
     }
 }
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        let mut res = crate::http::json_response(&json!({
+        let mut body = json!({
             "message": self.message,
             "data": self.data,
-        }));
+        });
+        if let Some(payment) = self.payment {
+            body["payment"] = payment;
+        }
+        let mut res = crate::http::json_response(&body);
         *res.status_mut() = self.status;
         res
     }

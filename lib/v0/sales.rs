@@ -17,7 +17,8 @@ use crate::auth::{AnyUser, Auth, ManagerUp, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Json, Query};
 use crate::money::Money;
-use crate::sales::checkout::{self, CartLine, CheckoutRequest, Outcome};
+use crate::sales::checkout::{CartLine, CheckoutRequest, Outcome};
+use crate::sales::pending::{Request, Settled};
 use crate::sales::edit::{self, Editor, SalePatch};
 use crate::sales::refunds::{self, RefundRequest};
 use crate::sales::search::{self, SaleFilter};
@@ -45,7 +46,8 @@ pub struct AppSale {
     pub cashier_name: String,
     pub order_type: OrderType,
     pub payment_method: PaymentMethod,
-    /// `completed`, `processing` or `cancelled` (voided).
+    /// `pending` (waiting for its QRIS or VA payment), `processing`,
+    /// `completed` or `cancelled` (voided, expired or cancelled unpaid).
     pub status: Stage,
     pub subtotal: Money,
     pub tax: Money,
@@ -163,28 +165,18 @@ async fn list_transactions(
             format!("At most {MAX_DEPTH} sales back; search to narrow the history."),
         ));
     }
-    // Unpaid (`pending`) sales do not exist yet: asked for alone, none.
-    let stages = match params.status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(list) => {
-            let mut stages = Vec::new();
-            for word in list.split(',').map(str::trim) {
-                match word {
-                    "pending" => {}
-                    other => stages.push(other),
-                }
-            }
-            if stages.is_empty() {
-                return Ok(Envelope::ok("Transactions", Vec::new()));
-            }
-            Some(stages.join(","))
-        }
-    };
+    let stages = params
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let filter = SaleFilter {
         q: params.search,
         stage: stages,
         ..SaleFilter::default()
     };
+    crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
     let tz = store_tz(&mut conn).await?;
     let own = (auth.role == Role::Cashier).then_some(auth.user_id);
@@ -267,9 +259,14 @@ pub struct AppCartLine {
     pub subtotal: Option<AppAmount>,
 }
 
-/// Check out as the checkout screen does. Cash only for now: a QRIS or
-/// virtual-account sale needs a payment provider, and is refused (nothing
-/// written) so the app never shows a paid-looking sale that is not paid.
+/// Check out as the checkout screen does.
+///
+/// Cash is paid at once. `qris` and `bca va` sales are written `pending`
+/// (stock held) and answered with `payment` beside `data`: QRIS from the
+/// payment provider, or else from the shop's own QRIS (settings), with
+/// the QR for the exact total; a VA needs the provider. Without either,
+/// or when the provider refuses, the answer is 400 with the reason and
+/// nothing is written.
 #[utoipa::path(post, path = "/api/v0/transaction/create", tag = TAG, request_body = AppCheckout,
     responses((status = 201, body = EnvelopeBody, description = "`data`: the sale"),
               (status = 400, body = V0ErrorBody), (status = 401, body = V0ErrorBody),
@@ -281,10 +278,12 @@ async fn create_transaction(
 ) -> ApiResult<(StatusCode, Envelope<AppSale>)> {
     let payment_method = match body.payment_method.trim() {
         "cash" => PaymentMethod::Cash,
-        "qris" | "bca va" => {
+        "qris" => PaymentMethod::Qris,
+        "bca va" if state.payment_provider().is_some() => PaymentMethod::Transfer,
+        "bca va" => {
             return Err(ApiError::field(
                 "payment_method",
-                "QRIS and bank transfer payments are not available on this server yet; take cash.",
+                "BCA virtual accounts are not available: no payment provider is configured on this server.",
             ));
         }
         _ => {
@@ -353,16 +352,42 @@ async fn create_transaction(
         takeaway_charge: takeaway,
         tax_rate: Some(Decimal::new(percent, 2)),
         expected_total: Some(body.total.0),
+        // The provider's method comes from its configuration
+        // (DUITKU_QRIS_METHOD, DUITKU_VA_METHOD), not the app's code.
+        collect: None,
     };
-    let sale = match checkout::checkout(&mut conn, auth.user_id, request, None).await? {
+    let outcome = crate::payments::checkout(
+        &mut conn,
+        state.payment_provider(),
+        auth.user_id,
+        request,
+        None,
+    )
+    .await
+    .map_err(refused_payment)?;
+    let mut sale = match outcome {
         Outcome::Created(sale) => *sale,
         Outcome::Replayed(_) => return Err(ApiError::internal("a v0 checkout has no key")),
     };
+    let payment = sale.payment.take();
     let tz = store_tz(&mut conn).await?;
-    Ok((
-        StatusCode::CREATED,
-        Envelope::created("Transaction created", app_sale(sale, tz)),
-    ))
+    let mut envelope = Envelope::created("Transaction created", app_sale(sale, tz));
+    envelope.payment = payment.as_ref().map(super::payments::checkout_payment);
+    Ok((StatusCode::CREATED, envelope))
+}
+
+/// The app shows a 4xx's `message` under "Transaction Failed" (Django
+/// answered 400 with the gateway's error): a provider's refusal or a
+/// missing QRIS set-up says why, as a 400.
+fn refused_payment(e: ApiError) -> ApiError {
+    match e {
+        ApiError::PaymentProvider(why) => ApiError::field("payment_method", why),
+        ApiError::ConflictWith { code, .. } if code == "qris_not_set_up" => ApiError::field(
+            "payment_method",
+            "QRIS is not available yet: the owner stores the shop's QRIS code in the settings, or a payment provider is configured.",
+        ),
+        other => other,
+    }
 }
 
 /// What history's "Edit Info" and the kitchen's "ready" send.
@@ -446,26 +471,49 @@ async fn void_transaction(
     Ok(Envelope::ok("Transaction voided", app_sale(sale, tz)))
 }
 
-/// Cancel an unpaid sale (legacy). Every sale here is paid at checkout, so
-/// this answers 400 for a completed or voided one, as Django did.
+/// Cancel an unpaid (`pending`) sale: its stock comes back. The app calls
+/// it only for a payment that names its `transaction_id`, which ours never
+/// do. A paid, cancelled or expired sale is 400, as Django answered.
 #[utoipa::path(post, path = "/api/v0/transaction/{id}/cancel", tag = TAG,
     params(("id" = i64, Path)),
-    responses((status = 400, body = V0ErrorBody), (status = 404, body = V0ErrorBody)))]
+    responses((status = 200, body = EnvelopeBody, description = "`data`: the cancelled sale"),
+              (status = 400, body = V0ErrorBody), (status = 404, body = V0ErrorBody)))]
 async fn cancel_transaction(
     auth: Auth<AnyUser>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Envelope<AppSale>> {
     let mut conn = state.db.acquire().await?;
     let id = sale_id(&mut conn, &id).await?;
     let own = (auth.role == Role::Cashier).then_some(auth.user_id);
     let sale = sales::detail(&mut conn, id, own).await?;
-    let what = match Stage::of(&sale.status, sale.preparation) {
-        Stage::Cancelled => "it is already cancelled",
-        _ => "it is paid; a manager can void it instead",
-    };
-    Err(ApiError::field(
-        "status",
-        format!("Only an unpaid transaction can be cancelled, and {what}."),
-    ))
+    if sale.status != "pending" {
+        let what = match Stage::of(&sale.status, sale.preparation) {
+            Stage::Cancelled => "it is already cancelled",
+            _ => "it is paid; a manager can void it instead",
+        };
+        return Err(ApiError::field(
+            "status",
+            format!("Only an unpaid transaction can be cancelled, and {what}."),
+        ));
+    }
+    let settled = crate::payments::settle(
+        &mut conn,
+        id,
+        Request::Cancel {
+            by: Some(auth.user_id),
+        },
+        false,
+        None,
+    )
+    .await?;
+    if !matches!(settled, Settled::Now(_)) {
+        return Err(ApiError::field(
+            "status",
+            "Only an unpaid transaction can be cancelled, and this one was settled meanwhile.",
+        ));
+    }
+    let sale = sales::detail(&mut conn, id, None).await?;
+    let tz = store_tz(&mut conn).await?;
+    Ok(Envelope::ok("Transaction cancelled", app_sale(sale, tz)))
 }

@@ -269,3 +269,4 @@ pub fn http_client() -> reqwest::Client {
 
 pub mod fake_cloudinary;
 pub mod shop;
+pub mod qris;
