@@ -63,7 +63,10 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("duitku", &self.duitku)
-            .field("cron_secret", &self.cron_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "cron_secret",
+                &self.cron_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

@@ -17,7 +17,12 @@ async fn shop_with_qris() -> (TestApp, String, String, String) {
     let (_, owner) = staff(&app, "owner").await;
     let (_, manager) = staff(&app, "manager").await;
     let (_, cashier) = staff(&app, "cashier").await;
-    let r = patch_settings(&app, &owner, json!({"qris_payload": static_qris("Warung Bu Sri")})).await;
+    let r = patch_settings(
+        &app,
+        &owner,
+        json!({"qris_payload": static_qris("Warung Bu Sri")}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     (app, owner, manager, cashier)
 }
@@ -38,7 +43,10 @@ async fn sell(app: &TestApp, token: &str, body: Value) -> Value {
 }
 
 fn path(sale: &Value, action: &str) -> String {
-    format!("/api/transactions/{}/{action}", sale["id"].as_str().unwrap())
+    format!(
+        "/api/transactions/{}/{action}",
+        sale["id"].as_str().unwrap()
+    )
 }
 
 async fn act(app: &TestApp, token: &str, sale: &Value, action: &str) -> Reply {
@@ -48,13 +56,11 @@ async fn act(app: &TestApp, token: &str, sale: &Value, action: &str) -> Reply {
 
 /// Closes a pending sale's window as if its minutes had passed.
 async fn overdue(app: &TestApp, sale: &Value) {
-    sqlx::query(
-        "UPDATE sales SET pending_until = now() - interval '1 second' WHERE id = $1::uuid",
-    )
-    .bind(sale["id"].as_str().unwrap())
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE sales SET pending_until = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(sale["id"].as_str().unwrap())
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
 }
 
 async fn releases(app: &TestApp, sale: &Value) -> Vec<(String, i32)> {
@@ -93,14 +99,26 @@ async fn the_shops_static_qris_is_checked_on_save_with_a_message_per_fault() {
         &decode(&good)
             .into_iter()
             .filter(|(t, _)| t != "63")
-            .map(|(t, v)| if t == "53" { tlv(&t, "840") } else { tlv(&t, &v) })
+            .map(|(t, v)| {
+                if t == "53" {
+                    tlv(&t, "840")
+                } else {
+                    tlv(&t, &v)
+                }
+            })
             .collect::<String>(),
     );
     let dynamic = with_crc(
         &decode(&good)
             .into_iter()
             .filter(|(t, _)| t != "63")
-            .map(|(t, v)| if t == "01" { tlv(&t, "12") } else { tlv(&t, &v) })
+            .map(|(t, v)| {
+                if t == "01" {
+                    tlv(&t, "12")
+                } else {
+                    tlv(&t, &v)
+                }
+            })
             .collect::<String>(),
     );
     for (bad, mentions) in [
@@ -131,7 +149,11 @@ async fn the_shops_static_qris_is_checked_on_save_with_a_message_per_fault() {
     assert_eq!(r.body["qris"]["merchant_name"], "Warung Bu Sri");
     assert_eq!(r.body["qris"]["merchant_city"], "JAKARTA");
     assert_eq!(r.body["qris"]["nmid"], "ID1020017611473");
-    assert_eq!(r.body["payment_provider"], Value::Null, "no provider: it says so");
+    assert_eq!(
+        r.body["payment_provider"],
+        Value::Null,
+        "no provider: it says so"
+    );
     assert_eq!(r.body["payment_window_minutes"], 15);
 
     for bad in [0, 1441] {
@@ -203,7 +225,11 @@ async fn a_qris_sale_waits_holding_its_stock_and_counts_once_confirmed() {
     assert_eq!(s["paid_amount"], "16928.00");
     assert_eq!(s["change_amount"], "0.50");
     assert!(s["pending_until"].is_string());
-    assert_eq!(stock_of(&app, kopi["id"].as_str().unwrap()).await, 9, "held");
+    assert_eq!(
+        stock_of(&app, kopi["id"].as_str().unwrap()).await,
+        9,
+        "held"
+    );
 
     let p = &s["payment"];
     assert!(p["id"].is_i64());
@@ -365,7 +391,10 @@ async fn once_the_window_closes_the_sale_expires_whoever_comes_first() {
     let r = act(&app, &cashier, &s1, "confirm").await;
     assert_error(&r, StatusCode::CONFLICT, "sale_expired");
     let r = app
-        .get(&format!("/api/transactions/{}", s1["id"].as_str().unwrap()), Some(&cashier))
+        .get(
+            &format!("/api/transactions/{}", s1["id"].as_str().unwrap()),
+            Some(&cashier),
+        )
         .await;
     assert_eq!(r.body["status"], "expired");
     assert_eq!(r.body["payment"]["status"], "expired");
@@ -374,7 +403,11 @@ async fn once_the_window_closes_the_sale_expires_whoever_comes_first() {
     let r = act(&app, &cashier, &s1, "confirm").await;
     assert_error(&r, StatusCode::CONFLICT, "sale_expired");
     let r = act(&app, &cashier, &s1, "cancel").await;
-    assert_eq!(r.status, StatusCode::OK, "cancelling an expired sale changes nothing");
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "cancelling an expired sale changes nothing"
+    );
     assert_eq!(releases(&app, &s1).await.len(), 1);
 
     // Reads expire what is overdue: the product list shows the stock back.
@@ -493,7 +526,9 @@ async fn confirmation_cancel_and_expiry_racing_have_one_outcome() {
             tasks.push(tokio::spawn(async move {
                 match action {
                     "sweep" => {
-                        let r = app.get("/api/cron/expire-payments", Some(CRON_SECRET)).await;
+                        let r = app
+                            .get("/api/cron/expire-payments", Some(CRON_SECRET))
+                            .await;
                         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
                     }
                     _ => {
@@ -538,12 +573,17 @@ async fn confirmation_cancel_and_expiry_racing_have_one_outcome() {
     assert_eq!(stock_of(&app, &pid).await, 1000 - sold);
     let totals = report_totals(&app, &manager).await;
     assert_eq!(totals["transactions"], paid);
-    let ledger: i64 = sqlx::query_scalar("SELECT sum(delta) FROM stock_movements WHERE product_id = $1::uuid")
-        .bind(&pid)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(ledger, i64::from(1000 - sold), "the ledger adds up to the stock");
+    let ledger: i64 =
+        sqlx::query_scalar("SELECT sum(delta) FROM stock_movements WHERE product_id = $1::uuid")
+            .bind(&pid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        ledger,
+        i64::from(1000 - sold),
+        "the ledger adds up to the stock"
+    );
 }
 
 #[tokio::test]
@@ -577,9 +617,16 @@ async fn a_qris_sale_cannot_be_dated_back_and_an_idempotent_retry_replays_its_pa
         answers.push(r.body);
     }
     assert_eq!(answers[0]["payment"]["id"], answers[1]["payment"]["id"]);
-    assert_eq!(answers[0]["payment"]["qr_string"], answers[1]["payment"]["qr_string"]);
+    assert_eq!(
+        answers[0]["payment"]["qr_string"],
+        answers[1]["payment"]["qr_string"]
+    );
     assert_eq!(answers[0]["transaction_no"], answers[1]["transaction_no"]);
-    assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 9, "sold once");
+    assert_eq!(
+        stock_of(&app, p["id"].as_str().unwrap()).await,
+        9,
+        "sold once"
+    );
 }
 
 // ---- the app (v0) ----
@@ -619,7 +666,10 @@ async fn the_app_gets_its_qr_polls_it_and_sees_the_payment_succeed() {
     assert_eq!(field(qr, "54").as_deref(), Some("19980"));
     assert_eq!(payment["amount"], "19980.00");
     assert_eq!(payment["reference"], "ID1020017611473");
-    assert!(payment.get("transaction_id").is_none(), "leaving the screen cancels nothing");
+    assert!(
+        payment.get("transaction_id").is_none(),
+        "leaving the screen cancels nothing"
+    );
 
     let poll = format!("/api/v0/payment/status/{}/", payment["payment_id"]);
     let r = app.get(&poll, Some(&cashier)).await;
@@ -632,18 +682,19 @@ async fn the_app_gets_its_qr_polls_it_and_sees_the_payment_succeed() {
 
     // The history lists it as pending; the kitchen does not.
     let r = app
-        .get("/api/v0/transaction/?page=1&page_size=10&status=pending", Some(&cashier))
+        .get(
+            "/api/v0/transaction/?page=1&page_size=10&status=pending",
+            Some(&cashier),
+        )
         .await;
     assert_eq!(r.body["data"][0]["status"], "pending", "{}", r.text);
 
     // Someone confirms it (v1, the back office): the app's poll sees it.
-    let sale_id: String = sqlx::query_scalar(
-        "SELECT sale_id::text FROM payments WHERE id = $1",
-    )
-    .bind(payment["payment_id"].as_i64().unwrap())
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let sale_id: String = sqlx::query_scalar("SELECT sale_id::text FROM payments WHERE id = $1")
+        .bind(payment["payment_id"].as_i64().unwrap())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     let r = app
         .call(
             Method::POST,
@@ -674,7 +725,11 @@ async fn the_app_without_a_provider_is_told_why_and_can_cancel_an_unpaid_sale() 
             )
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method}: {}", r.text);
-        assert!(r.body["message"].as_str().unwrap().contains("not"), "{}", r.text);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("not"),
+            "{}",
+            r.text
+        );
     }
     assert_eq!(stock_of(&app, p["id"].as_str().unwrap()).await, 10);
 

@@ -165,7 +165,11 @@ fn vercel_json_rewrites_match_the_route_table() {
             }
         }
     }
-    assert_eq!(config["crons"], vercel_crons(), "vercel.json's crons are stale");
+    assert_eq!(
+        config["crons"],
+        vercel_crons(),
+        "vercel.json's crons are stale"
+    );
     // Every cron path is served by a function.
     for cron in vercel_crons().as_array().unwrap() {
         let path = cron["path"].as_str().unwrap();

@@ -476,9 +476,12 @@ pub async fn status(
         });
         let mut asked = None;
         if let Some(p) = ask {
-            sqlx::query!("UPDATE payments SET checked_at = now() WHERE id = $1", row.id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query!(
+                "UPDATE payments SET checked_at = now() WHERE id = $1",
+                row.id
+            )
+            .execute(&mut *conn)
+            .await?;
             match p.status(&row.order_id).await {
                 Ok(notice) if notice.amount == row.amount.amount() => {
                     asked = match notice.settlement {
@@ -567,7 +570,10 @@ pub async fn on_notice(
     let notice = match provider.verify_notice(form) {
         Ok(n) => n,
         Err(provider::NoticeError::BadSignature) => {
-            tracing::warn!(provider = provider.name(), "callback with a bad signature refused");
+            tracing::warn!(
+                provider = provider.name(),
+                "callback with a bad signature refused"
+            );
             return Ok(NoticeOutcome::Refused(401, "Invalid signature.".into()));
         }
         Err(provider::NoticeError::Malformed(why)) => {

@@ -177,14 +177,22 @@ pub fn validate_static(raw: &str) -> Result<StaticQris, Vec<QrisFault>> {
         vec![fault(code, e.to_string())]
     })?;
     let mut faults = Vec::new();
-    let get = |tag: u8| elements.iter().find(|e| e.tag == tag).map(|e| e.value.as_str());
+    let get = |tag: u8| {
+        elements
+            .iter()
+            .find(|e| e.tag == tag)
+            .map(|e| e.value.as_str())
+    };
 
     let mut seen = std::collections::BTreeSet::new();
     for e in &elements {
         if !seen.insert(e.tag) {
             faults.push(fault(
                 "duplicate_tag",
-                format!("Tag {:02} appears twice; a QRIS code has each tag once.", e.tag),
+                format!(
+                    "Tag {:02} appears twice; a QRIS code has each tag once.",
+                    e.tag
+                ),
             ));
         }
     }
@@ -282,10 +290,7 @@ pub fn validate_static(raw: &str) -> Result<StaticQris, Vec<QrisFault>> {
             "crc_position",
             "The checksum (tag 63) must be the code's last element.",
         )),
-        _ => faults.push(fault(
-            "missing_tag",
-            "The checksum (tag 63) is missing.",
-        )),
+        _ => faults.push(fault("missing_tag", "The checksum (tag 63) is missing.")),
     }
     let nmid = get(51)
         .and_then(|t| parse(t).ok())
@@ -461,7 +466,10 @@ mod tests {
     #[test]
     fn each_fault_is_named() {
         let good = with_python_crc();
-        assert_eq!(codes(&format!("{}0000", &good[..good.len() - 4])), ["crc_mismatch"]);
+        assert_eq!(
+            codes(&format!("{}0000", &good[..good.len() - 4])),
+            ["crc_mismatch"]
+        );
         assert_eq!(codes(&edited(58, None)), ["missing_tag"]);
         assert_eq!(codes(&edited(59, None)), ["missing_tag"]);
         assert_eq!(codes(&edited(53, None)), ["missing_tag"]);
@@ -479,11 +487,18 @@ mod tests {
         // Tag 63 not last.
         let body = &good[..good.len() - 8];
         let moved = format!("6304{}{body}", &good[good.len() - 4..]);
-        assert!(codes(&moved).contains(&"crc_position"), "{:?}", codes(&moved));
+        assert!(
+            codes(&moved).contains(&"crc_position"),
+            "{:?}",
+            codes(&moved)
+        );
         // Already dynamic, with an amount.
         let dynamic_code = dynamic(&good, Decimal::from(5000)).unwrap();
         let c = codes(&dynamic_code);
-        assert!(c.contains(&"not_static") && c.contains(&"has_amount"), "{c:?}");
+        assert!(
+            c.contains(&"not_static") && c.contains(&"has_amount"),
+            "{c:?}"
+        );
         // Every message says something.
         for f in validate_static(&edited(53, Some("840"))).unwrap_err() {
             assert!(f.message.contains("840"), "{f}");
@@ -544,7 +559,10 @@ mod tests {
             assert_eq!(amount_of(&code), Some(Decimal::from_str(amount).unwrap()));
         }
         for bad in ["0", "-5", "1.005", "12345678901234"] {
-            assert!(dynamic(&good, Decimal::from_str(bad).unwrap()).is_err(), "{bad}");
+            assert!(
+                dynamic(&good, Decimal::from_str(bad).unwrap()).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -562,6 +580,9 @@ mod tests {
         assert_eq!(grids.len(), 1);
         let (_, text) = grids[0].decode().unwrap();
         assert_eq!(text, code);
-        assert_eq!(read(&text).iter().find(|(k, _)| k == "54").unwrap().1, "19980");
+        assert_eq!(
+            read(&text).iter().find(|(k, _)| k == "54").unwrap().1,
+            "19980"
+        );
     }
 }

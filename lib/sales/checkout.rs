@@ -353,9 +353,10 @@ async fn sell(
         let waiting = req.collect.is_some();
         // A pending sale goes to the kitchen once paid (pending::settle).
         let preparation = if waiting { None } else { preparation };
-        let pending_until = req.collect.as_ref().map(|c| {
-            now + Duration::minutes(i64::from(first.payment_window_minutes)) + c.grace()
-        });
+        let pending_until = req
+            .collect
+            .as_ref()
+            .map(|c| now + Duration::minutes(i64::from(first.payment_window_minutes)) + c.grace());
 
         let sale_id = Uuid::now_v7();
         let mut sale = Sale {
@@ -496,7 +497,8 @@ async fn sell(
             (Ok(numbered), Some(collect)) => {
                 sale.transaction_no = numbered.transaction_no.clone();
                 sale.int_id = numbered.int_id;
-                let expires_at = pending_until.expect("a pending sale has a window") - collect.grace();
+                let expires_at =
+                    pending_until.expect("a pending sale has a window") - collect.grace();
                 sale.payment =
                     Some(payments::record(&mut tx, sale_id, collect, t.paid, expires_at).await?);
                 match idempotency {
@@ -582,9 +584,9 @@ fn price(
         .iter()
         .filter_map(|(id, want)| {
             let p = found[id];
-            (i64::from(p.stock) < *want).then(|| {
-                serde_json::json!({"product_id": id, "requested": want, "available": p.stock})
-            })
+            (i64::from(p.stock) < *want).then(
+                || serde_json::json!({"product_id": id, "requested": want, "available": p.stock}),
+            )
         })
         .collect();
     if !short.is_empty() {
@@ -596,7 +598,10 @@ fn price(
             extra,
         });
     }
-    let first = found.values().next().expect("at least one product was found");
+    let first = found
+        .values()
+        .next()
+        .expect("at least one product was found");
     let mut lines = Vec::with_capacity(checked.lines.len());
     for (id, qty, note) in &checked.lines {
         let p = found[id];
@@ -620,7 +625,11 @@ fn price(
         req.discount.map(Money::amount).unwrap_or_default(),
         req.tax_rate.unwrap_or(first.tax_rate),
         req.takeaway_charge.map(Money::amount).unwrap_or_default(),
-        if waiting { None } else { req.paid_amount.map(Money::amount) },
+        if waiting {
+            None
+        } else {
+            req.paid_amount.map(Money::amount)
+        },
     )?;
     if waiting {
         // QRIS and transfers charge whole rupiah (payments' rule).

@@ -18,8 +18,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{Json, Query};
 use crate::money::Money;
 use crate::sales::checkout::{CartLine, CheckoutRequest, Outcome};
-use crate::sales::pending::{Request, Settled};
 use crate::sales::edit::{self, Editor, SalePatch};
+use crate::sales::pending::{Request, Settled};
 use crate::sales::refunds::{self, RefundRequest};
 use crate::sales::search::{self, SaleFilter};
 use crate::sales::{self, OrderType, PaymentMethod, Preparation, Sale, Stage};
@@ -382,7 +382,10 @@ async fn create_transaction(
 fn refused_payment(e: ApiError) -> ApiError {
     match e {
         ApiError::PaymentProvider(why) => ApiError::field("payment_method", why),
-        ApiError::ConflictWith { code, .. } if code == "qris_not_set_up" => ApiError::field(
+        ApiError::ConflictWith {
+            code: "qris_not_set_up",
+            ..
+        } => ApiError::field(
             "payment_method",
             "QRIS is not available yet: the owner stores the shop's QRIS code in the settings, or a payment provider is configured.",
         ),

@@ -212,6 +212,19 @@ impl FakeDuitku {
         self.settle(order_id, InvoiceState::Failed, "01").await
     }
 
+    /// The payer pays but the callback never arrives (lost on the way):
+    /// only a status query tells.
+    pub fn mark_paid(&self, order_id: &str) {
+        let mut inner = self.inner();
+        let invoice = find(&mut inner, order_id);
+        assert_eq!(
+            invoice.state,
+            InvoiceState::Pending,
+            "{order_id} is settled"
+        );
+        invoice.state = InvoiceState::Paid;
+    }
+
     /// The invoice expires unpaid; no callback.
     pub fn expire(&self, order_id: &str) {
         let mut inner = self.inner();

@@ -268,5 +268,6 @@ pub fn http_client() -> reqwest::Client {
 }
 
 pub mod fake_cloudinary;
-pub mod shop;
+pub mod fake_duitku;
 pub mod qris;
+pub mod shop;
