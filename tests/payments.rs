@@ -74,6 +74,23 @@ async fn releases(app: &TestApp, sale: &Value) -> Vec<(String, i32)> {
     .unwrap()
 }
 
+/// The summary's breakdowns, for what reads the sales themselves.
+async fn summary(app: &TestApp, token: &str) -> Value {
+    let r = app.get("/api/reports/summary", Some(token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+fn qris_row(summary: &Value) -> Value {
+    summary["by_payment_method"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["payment_method"] == "qris")
+        .unwrap()
+        .clone()
+}
+
 async fn report_totals(app: &TestApp, token: &str) -> Value {
     let r = app.get("/api/reports/daily", Some(token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -250,6 +267,17 @@ async fn a_qris_sale_waits_holding_its_stock_and_counts_once_confirmed() {
 
     // In no report yet; found by status and stage.
     assert_eq!(report_totals(&app, &manager).await, before);
+    let waiting = summary(&app, &manager).await;
+    assert_eq!(qris_row(&waiting)["transactions"], 0, "{waiting}");
+    assert_eq!(waiting["by_cashier"], json!([]));
+    assert_eq!(waiting["top_products"]["by_quantity"], json!([]));
+    assert!(
+        waiting["by_hour"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["transactions"] == 0)
+    );
     for q in ["status=pending", "stage=pending"] {
         let r = app
             .get(&format!("/api/transactions?{q}"), Some(&manager))
@@ -285,6 +313,11 @@ async fn a_qris_sale_waits_holding_its_stock_and_counts_once_confirmed() {
         before["transactions"].as_i64().unwrap() + 1
     );
     assert_eq!(after["gross_sales"], "15250.00");
+    let paid = summary(&app, &manager).await;
+    assert_eq!(qris_row(&paid)["transactions"], 1);
+    assert_eq!(qris_row(&paid)["total"], "16927.50");
+    assert_eq!(paid["by_cashier"][0]["transactions"], 1);
+    assert_eq!(paid["top_products"]["by_quantity"][0]["quantity"], 1);
 
     // Again (a double tap): the same sale, counted once.
     let r = act(&app, &manager, &s, "confirm").await;

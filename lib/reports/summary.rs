@@ -76,7 +76,7 @@ pub async fn by_payment_method(
            FROM unnest(ARRAY['cash', 'qris', 'card', 'transfer', 'ewallet']) WITH ORDINALITY
                 AS m(method, n)
            LEFT JOIN (SELECT payment_method, count(*) AS transactions, sum(total) AS total
-                      FROM sales WHERE occurred_at >= $1 AND occurred_at < $2
+                      FROM sales WHERE occurred_at >= $1 AND occurred_at < $2 AND sale_counts(status)
                       GROUP BY payment_method) s ON s.payment_method = m.method
            LEFT JOIN (SELECT s.payment_method, sum(r.amount) AS refunds
                       FROM refunds r JOIN sales s ON s.id = r.sale_id
@@ -110,7 +110,7 @@ pub async fn by_cashier(
                   coalesce(sum((SELECT sum(l.quantity) FROM sale_lines l WHERE l.sale_id = s.id)),
                            0)::bigint AS "items_sold!"
            FROM sales s JOIN users u ON u.id = s.cashier_id
-           WHERE s.occurred_at >= $1 AND s.occurred_at < $2
+           WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND sale_counts(s.status)
            GROUP BY s.cashier_id, u.username
            ORDER BY sum(s.total) DESC, u.username"#,
         start,
@@ -143,7 +143,7 @@ pub async fn top_products(
                       sum(l.quantity)::bigint AS quantity,
                       sum(l.line_total) AS revenue
                FROM sales s JOIN sale_lines l ON l.sale_id = s.id
-               WHERE s.occurred_at >= $1 AND s.occurred_at < $2
+               WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND sale_counts(s.status)
                GROUP BY l.product_id
            ), by_quantity AS (
                SELECT 'quantity' AS list, * FROM sold
@@ -194,7 +194,7 @@ pub async fn by_hour(
            FROM generate_series(0, 23) AS h(hour)
            LEFT JOIN (SELECT extract(hour FROM occurred_at AT TIME ZONE $3)::int AS hour,
                              count(*) AS transactions, sum(total) AS total
-                      FROM sales WHERE occurred_at >= $1 AND occurred_at < $2
+                      FROM sales WHERE occurred_at >= $1 AND occurred_at < $2 AND sale_counts(status)
                       GROUP BY 1) s ON s.hour = h.hour
            ORDER BY h.hour"#,
         start,
