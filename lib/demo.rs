@@ -188,6 +188,8 @@ pub async fn seed(pool: &PgPool) -> ApiResult<Seeded> {
             paid_amount: None,
             occurred_at: Some(at),
             takeaway_charge: None,
+            customer_id: None,
+            customer_phone: None,
             tax_rate: None,
             expected_total: None,
             collect: None,

@@ -174,6 +174,47 @@ pub static REPORTS: Function = Function {
     router: crate::reports::http::router,
 };
 
+pub static SHIFTS: Function = Function {
+    bin: "shifts",
+    file: "api/shifts.rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::shifts::http::collection,
+};
+
+pub static SHIFTS_ID: Function = Function {
+    bin: "shifts-id",
+    file: "api/shifts/[id].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::shifts::http::item,
+};
+
+pub static CUSTOMERS: Function = Function {
+    bin: "customers",
+    file: "api/customers.rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::customers::http::collection,
+};
+
+pub static CUSTOMERS_ID: Function = Function {
+    bin: "customers-id",
+    file: "api/customers/[id].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::customers::http::item,
+};
+
+/// The receipt page a share link opens (no login; the token is the key).
+pub static RECEIPTS: Function = Function {
+    bin: "receipts-token",
+    file: "api/receipts/[token].rs",
+    aliases: &[],
+    extra_paths: &[],
+    router: crate::receipts::http::page,
+};
+
 /// Payment providers' callbacks (`/api/callbacks/duitku`): no login, the
 /// provider signs each one.
 pub static CALLBACKS: Function = Function {
@@ -239,6 +280,11 @@ pub static FUNCTIONS: &[&Function] = &[
     &TRANSACTIONS_ID,
     &REFUNDS,
     &REPORTS,
+    &SHIFTS,
+    &SHIFTS_ID,
+    &CUSTOMERS,
+    &CUSTOMERS_ID,
+    &RECEIPTS,
     &CALLBACKS,
     &CRON,
     &V0,

@@ -31,6 +31,11 @@ pub struct Settings {
     #[schema(value_type = String, example = "0.11")]
     pub tax_rate: Decimal,
     pub receipt_footer: String,
+    /// On receipts, under the store's name.
+    pub store_address: String,
+    pub store_phone: String,
+    /// Whether a cashier may sell without an open shift (default true).
+    pub sell_without_shift: bool,
     /// The shop's own static QRIS (the text in its printed QR), from which
     /// each QRIS sale gets a QR for its exact total; null when not set.
     pub qris_payload: Option<String>,
@@ -105,6 +110,9 @@ pub struct SettingsPatch {
     #[schema(value_type = Option<String>, example = "0.11")]
     pub tax_rate: Option<serde_json::Value>,
     pub receipt_footer: Option<String>,
+    pub store_address: Option<String>,
+    pub store_phone: Option<String>,
+    pub sell_without_shift: Option<bool>,
     /// The shop's printed static QRIS, as text (scan it with any QR
     /// reader); checked on save (structure, checksum, IDR, Indonesia).
     /// `null` removes it.
@@ -120,8 +128,9 @@ pub struct SettingsPatch {
 pub async fn load(db: impl PgExecutor<'_>) -> sqlx::Result<Settings> {
     sqlx::query_as!(
         Settings,
-        "SELECT store_name, timezone, currency, tax_rate, receipt_footer, qris_payload,
-                payment_window_minutes, version, updated_at
+        "SELECT store_name, timezone, currency, tax_rate, receipt_footer, store_address,
+                store_phone, sell_without_shift, qris_payload, payment_window_minutes, version,
+                updated_at
          FROM store_settings"
     )
     .fetch_one(db)
@@ -134,6 +143,8 @@ struct Valid {
     currency: Option<String>,
     tax_rate: Option<Decimal>,
     receipt_footer: Option<String>,
+    store_address: Option<String>,
+    store_phone: Option<String>,
     /// Some(None): remove it.
     qris_payload: Option<Option<String>>,
     payment_window_minutes: Option<i32>,
@@ -185,6 +196,14 @@ fn validate(patch: &SettingsPatch) -> ApiResult<Valid> {
         .receipt_footer
         .as_deref()
         .map(|f| c.text("receipt_footer", f, 0, 500));
+    let store_address = patch
+        .store_address
+        .as_deref()
+        .map(|a| c.text("store_address", a, 0, 300));
+    let store_phone = patch
+        .store_phone
+        .as_deref()
+        .map(|p| c.text("store_phone", p, 0, 40));
     let qris_payload = match &patch.qris_payload {
         None => None,
         Some(None) => Some(None),
@@ -208,6 +227,8 @@ fn validate(patch: &SettingsPatch) -> ApiResult<Valid> {
         currency,
         tax_rate,
         receipt_footer,
+        store_address,
+        store_phone,
         qris_payload,
         payment_window_minutes: patch.payment_window_minutes,
     })
@@ -270,10 +291,14 @@ async fn patch_settings(
             receipt_footer = COALESCE($5, receipt_footer),
             qris_payload = CASE WHEN $7 THEN $8 ELSE qris_payload END,
             payment_window_minutes = COALESCE($9, payment_window_minutes),
+            store_address = COALESCE($10, store_address),
+            store_phone = COALESCE($11, store_phone),
+            sell_without_shift = COALESCE($12, sell_without_shift),
             version = version + 1
          WHERE $6::int IS NULL OR version = $6
-         RETURNING store_name, timezone, currency, tax_rate, receipt_footer, qris_payload,
-                   payment_window_minutes, version, updated_at",
+         RETURNING store_name, timezone, currency, tax_rate, receipt_footer, store_address,
+                   store_phone, sell_without_shift, qris_payload, payment_window_minutes,
+                   version, updated_at",
         v.store_name,
         v.timezone,
         v.currency,
@@ -283,6 +308,9 @@ async fn patch_settings(
         v.qris_payload.is_some(),
         v.qris_payload.flatten(),
         v.payment_window_minutes,
+        v.store_address,
+        v.store_phone,
+        patch.sell_without_shift,
     )
     .fetch_optional(&state.db)
     .await?;

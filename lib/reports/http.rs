@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::csv::{Cell, Csv};
 use super::period::{DEFAULT_DAYS, Days, MonthRange};
-use super::summary::{self, CashierRow, HourRow, PaymentMethodRow, TopProducts};
+use super::summary::{self, CashierRow, CustomerRow, HourRow, PaymentMethodRow, TopProducts};
 use super::{Figures, Source, sums};
 use crate::auth::{Auth, ManagerUp};
 use crate::error::{ApiResult, ErrorBody};
@@ -370,6 +370,8 @@ pub struct SummaryReport {
     pub top_products: TopProducts,
     /// Sales by store-local hour of day, all 24 hours.
     pub by_hour: Vec<HourRow>,
+    /// The ten customers who spent most in the range (net of refunds).
+    pub top_customers: Vec<CustomerRow>,
 }
 
 /// Summary of a range (manager+).
@@ -421,6 +423,7 @@ async fn summary_report(
         by_cashier: summary::by_cashier(&mut conn, whole).await?,
         top_products: summary::top_products(&mut conn, whole).await?,
         by_hour: summary::by_hour(&mut conn, whole, &store.timezone).await?,
+        top_customers: summary::top_customers(&mut conn, whole).await?,
         timezone: store.timezone,
         currency: store.currency,
     };
@@ -525,6 +528,17 @@ fn summary_csv(r: &SummaryReport) -> String {
             h.transactions.to_string(),
         );
         put("by_hour", &key, "", "total", h.total.to_string());
+    }
+    for c in &r.top_customers {
+        let key = c.customer_id.to_string();
+        put(
+            "top_customers",
+            &key,
+            &c.name,
+            "visits",
+            c.visits.to_string(),
+        );
+        put("top_customers", &key, &c.name, "spent", c.spent.to_string());
     }
     csv.finish()
 }

@@ -182,6 +182,47 @@ pub async fn top_products(
     Ok(top)
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerRow {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    /// Paid sales in the range.
+    pub visits: i64,
+    /// What they came to, less their refunds.
+    #[schema(value_type = String)]
+    pub spent: Amount,
+}
+
+pub async fn top_customers(
+    conn: &mut PgConnection,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+) -> ApiResult<Vec<CustomerRow>> {
+    let rows = sqlx::query!(
+        r#"SELECT c.id, c.name, c.phone, count(*) AS "visits!",
+                  sum(s.total - s.refunded_amount) AS "spent!"
+           FROM sales s JOIN customers c ON c.id = s.customer_id
+           WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND sale_counts(s.status)
+           GROUP BY c.id
+           ORDER BY sum(s.total - s.refunded_amount) DESC, c.name, c.id
+           LIMIT 10"#,
+        start,
+        end
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CustomerRow {
+            customer_id: r.id,
+            name: r.name,
+            phone: r.phone,
+            visits: r.visits,
+            spent: Amount(r.spent),
+        })
+        .collect())
+}
+
 /// All 24 hours, empty ones as zeros.
 pub async fn by_hour(
     conn: &mut PgConnection,

@@ -62,6 +62,11 @@ pub struct CheckoutRequest {
     pub paid_amount: Option<Money>,
     /// When an offline sale happened; defaults to now.
     pub occurred_at: Option<DateTime<Utc>>,
+    /// A known customer, by id; or `customer_phone`, in any local form
+    /// (found, or made with `customer_name`). Not both.
+    pub customer_id: Option<Uuid>,
+    #[schema(example = "0812-3456-7890")]
+    pub customer_phone: Option<String>,
     /// Packaging for a take-away order: added to the total, untaxed.
     /// Only a `take_away` order carries one.
     pub takeaway_charge: Option<Money>,
@@ -91,6 +96,7 @@ pub fn request_hash(body: &serde_json::Value) -> Vec<u8> {
 
 struct Checked {
     customer_name: String,
+    customer_phone: Option<String>,
     notes: String,
     lines: Vec<(Uuid, i32, String)>,
     occurred_at: DateTime<Utc>,
@@ -119,6 +125,22 @@ fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
         lines.push((line.product_id, line.quantity, note));
     }
     let customer_name = c.text("customer_name", &req.customer_name, 0, 200);
+    let customer_phone = req.customer_phone.as_deref().and_then(|p| {
+        let phone = crate::customers::normalise_phone(p);
+        if phone.is_none() {
+            c.add(
+                "customer_phone",
+                "Must be an Indonesian phone number, such as 0812-3456-7890.",
+            );
+        }
+        phone
+    });
+    if req.customer_id.is_some() && req.customer_phone.is_some() {
+        c.add(
+            "customer_id",
+            "Send customer_id or customer_phone, not both.",
+        );
+    }
     let notes = c.text("notes", &req.notes, 0, 1000);
     if req.takeaway_charge.is_some_and(|c| c != Money::ZERO)
         && req.order_type != OrderType::TakeAway
@@ -148,6 +170,7 @@ fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
     c.finish()?;
     Ok(Checked {
         customer_name,
+        customer_phone,
         notes,
         lines,
         occurred_at,
@@ -312,9 +335,15 @@ async fn sell(
             r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
                       s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
                       s.payment_window_minutes AS "payment_window_minutes!",
+                      s.sell_without_shift AS "sell_without_shift!",
                       u.username AS "username!", u.full_name AS "full_name!",
                       EXISTS (SELECT 1 FROM idempotency_keys k
-                              WHERE k.user_id = $2 AND k.key = $3) AS "sold!"
+                              WHERE k.user_id = $2 AND k.key = $3) AS "sold!",
+                      -- The seller's open shift, held against a close
+                      -- until this sale commits (lib/shifts).
+                      (SELECT sh.id FROM shifts sh
+                       WHERE sh.cashier_id = $2 AND sh.closed_at IS NULL
+                       FOR SHARE) AS "shift_id?"
                FROM products p
                CROSS JOIN store_settings s
                CROSS JOIN users u
@@ -350,6 +379,20 @@ async fn sell(
             preparation,
         } = priced;
         let first = rows.first().expect("at least one product was found");
+        if !first.sell_without_shift && first.shift_id.is_none() {
+            return Err(ApiError::ConflictWith {
+                code: "no_open_shift",
+                detail: "Open a shift before selling (the shop's settings require one).".into(),
+                extra: Default::default(),
+            });
+        }
+        let customer_id = crate::customers::for_sale(
+            &mut tx,
+            req.customer_id,
+            checked.customer_phone.as_deref(),
+            &checked.customer_name,
+        )
+        .await?;
         let waiting = req.collect.is_some();
         // A pending sale goes to the kitchen once paid (pending::settle).
         let preparation = if waiting { None } else { preparation };
@@ -387,6 +430,8 @@ async fn sell(
             created_at: now,
             pending_until,
             settled_at: None,
+            customer_id,
+            shift_id: first.shift_id,
             items: lines,
             refunds: None,
             payment: None,
@@ -419,13 +464,14 @@ async fn sell(
                    INSERT INTO sales (id, transaction_no, cashier_id, customer_name, notes,
                                       order_type, payment_method, subtotal, discount, tax, total,
                                       paid_amount, change_amount, occurred_at, created_at,
-                                      takeaway_charge, preparation, status, pending_until)
+                                      takeaway_charge, preparation, status, pending_until,
+                                      customer_id, shift_id)
                    SELECT $4, 'TRX-' || to_char(day, 'YYYYMMDD') || '-'
                               || CASE WHEN no < 1 THEN NULL
                                       WHEN no < 10000 THEN lpad(no::text, 4, '0')
                                       ELSE no::text END,
                           $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $31, $32,
-                          $33, $34
+                          $33, $34, $35, $36
                    FROM numbered
                    RETURNING id, transaction_no, int_id
                ), lines AS (
@@ -489,6 +535,8 @@ async fn sell(
             sale.preparation.map(Preparation::as_str),
             sale.status,
             pending_until,
+            customer_id,
+            first.shift_id,
         )
         .fetch_one(&mut *tx)
         .await;
@@ -549,9 +597,11 @@ struct ProductRow {
     tax_rate: Decimal,
     timezone: String,
     payment_window_minutes: i32,
+    sell_without_shift: bool,
     username: String,
     full_name: String,
     sold: bool,
+    shift_id: Option<Uuid>,
 }
 
 struct Priced {
@@ -688,7 +738,9 @@ pub async fn quote(conn: &mut PgConnection, req: &CheckoutRequest) -> ApiResult<
         r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
                   s.tax_rate AS "tax_rate!", s.timezone AS "timezone!",
                   s.payment_window_minutes AS "payment_window_minutes!",
-                  '' AS "username!", '' AS "full_name!", false AS "sold!"
+                  true AS "sell_without_shift!",
+                  '' AS "username!", '' AS "full_name!", false AS "sold!",
+                  NULL::uuid AS "shift_id?"
            FROM products p CROSS JOIN store_settings s
            WHERE p.id = ANY($1) AND p.deleted_at IS NULL
            ORDER BY p.id"#,

@@ -28,6 +28,7 @@ pub fn item() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_sale, edit_sale))
         .merge(crate::payments::http::sale_routes())
+        .merge(crate::receipts::http::sale_routes())
 }
 
 pub fn refunds() -> OpenApiRouter<AppState> {

@@ -70,7 +70,7 @@ impl PaymentMethod {
         matches!(self, PaymentMethod::Qris | PaymentMethod::Transfer)
     }
 
-    fn parse(s: &str) -> PaymentMethod {
+    pub(crate) fn parse(s: &str) -> PaymentMethod {
         match s {
             "qris" => PaymentMethod::Qris,
             "card" => PaymentMethod::Card,
@@ -220,6 +220,10 @@ pub struct Sale {
     pub pending_until: Option<DateTime<Utc>>,
     /// When it stopped waiting for its payment (paid, expired, cancelled).
     pub settled_at: Option<DateTime<Utc>>,
+    /// The customer record it is attached to.
+    pub customer_id: Option<Uuid>,
+    /// The shift it was rung up in (the cashier's open shift then).
+    pub shift_id: Option<Uuid>,
     pub items: Vec<SaleLine>,
     /// On the detail view: the sale's refunds, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -255,6 +259,8 @@ struct Header {
     created_at: DateTime<Utc>,
     pending_until: Option<DateTime<Utc>>,
     settled_at: Option<DateTime<Utc>>,
+    customer_id: Option<Uuid>,
+    shift_id: Option<Uuid>,
 }
 
 impl Header {
@@ -287,6 +293,8 @@ impl Header {
             created_at: self.created_at,
             pending_until: self.pending_until,
             settled_at: self.settled_at,
+            customer_id: self.customer_id,
+            shift_id: self.shift_id,
             items,
             refunds,
             payment: None,
@@ -327,7 +335,7 @@ pub async fn details(
                   s.total AS "total: Money", s.preparation, s.prepared_at,
                   s.paid_amount AS "paid_amount: Money", s.change_amount AS "change_amount: Money",
                   s.refunded_amount AS "refunded_amount: Money", s.occurred_at, s.created_at,
-                  s.pending_until, s.settled_at
+                  s.pending_until, s.settled_at, s.customer_id, s.shift_id
            FROM sales s JOIN users u ON u.id = s.cashier_id
            WHERE s.id = ANY($1) AND ($2::uuid IS NULL OR s.cashier_id = $2)"#,
         ids,

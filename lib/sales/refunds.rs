@@ -206,8 +206,11 @@ pub async fn refund(
 
     let refund_id = Uuid::now_v7();
     let created_at = sqlx::query_scalar!(
-        "INSERT INTO refunds (id, sale_id, amount, reason, restocked, user_id)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
+        "INSERT INTO refunds (id, sale_id, amount, reason, restocked, user_id, shift_id)
+         VALUES ($1, $2, $3, $4, $5, $6,
+                 -- The refunder's open shift: the cash comes out of its drawer.
+                 (SELECT id FROM shifts WHERE cashier_id = $6 AND closed_at IS NULL FOR SHARE))
+         RETURNING created_at",
         refund_id,
         input.transaction_id,
         amount,

@@ -10,7 +10,10 @@
 //! shift's row `FOR UPDATE`, so it waits for the sales and refunds in
 //! flight on that shift, and computes the figures after that, in new
 //! statements that see them; a sale that comes after the close finds no
-//! open shift. So the close is exact under concurrent sales.
+//! open shift. So the close is exact under concurrent sales. (Share locks
+//! do not queue behind a waiting `FOR UPDATE`, so on a till selling
+//! without pause the close waits for the first moment with no sale in
+//! flight on that shift.)
 //!
 //! One open shift per cashier (a unique index). Closing is final; a
 //! manager can reopen a shift with a reason, recorded with the close it
@@ -43,8 +46,10 @@ pub struct Shift {
     pub note: String,
     pub closed_at: Option<DateTime<Utc>>,
     pub closed_by: Option<Uuid>,
-    /// At the close: what the drawer should have held.
-    pub expected_cash: Option<Money>,
+    /// At the close: what the drawer should have held (negative when more
+    /// went out than was in it).
+    #[schema(value_type = Option<String>, example = "270000.00")]
+    pub expected_cash: Option<Amount>,
     pub counted_cash: Option<Money>,
     /// counted - expected: negative when the drawer is short.
     #[schema(value_type = Option<String>, example = "-5000.00")]
@@ -111,7 +116,8 @@ pub struct Reopening {
     pub created_at: DateTime<Utc>,
     pub was_closed_at: DateTime<Utc>,
     pub was_counted_cash: Money,
-    pub was_expected_cash: Money,
+    #[schema(value_type = String)]
+    pub was_expected_cash: Amount,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -182,8 +188,7 @@ pub async fn open(conn: &mut PgConnection, actor: Actor, input: OpenShift) -> Ap
         sqlx::Error::Database(d) if d.constraint() == Some("shifts_one_open") => {
             ApiError::ConflictWith {
                 code: "shift_already_open",
-                detail: "You already have an open shift: close it before opening another."
-                    .into(),
+                detail: "You already have an open shift: close it before opening another.".into(),
                 extra: Default::default(),
             }
         }
@@ -222,7 +227,9 @@ pub async fn move_cash(
     if shift.closed {
         return Err(closed());
     }
-    let drawer = figures(&mut tx, id, shift.opening_cash).await?.expected_cash;
+    let drawer = figures(&mut tx, id, shift.opening_cash)
+        .await?
+        .expected_cash;
     let flagged = input.kind == MovementKind::PayOut && input.amount.amount() > drawer.0;
     sqlx::query!(
         "INSERT INTO cash_movements (shift_id, kind, amount, reason, flagged, user_id)
@@ -270,7 +277,9 @@ pub async fn close(
     if shift.closed {
         return Err(closed());
     }
-    let expected = figures(&mut tx, id, shift.opening_cash).await?.expected_cash;
+    let expected = figures(&mut tx, id, shift.opening_cash)
+        .await?
+        .expected_cash;
     sqlx::query!(
         "UPDATE shifts SET closed_at = now(), closed_by = $2, expected_cash = $3,
              counted_cash = $4, closing_note = $5
@@ -369,7 +378,9 @@ async fn lock_visible(
         .map(|r| (r.cashier_id, r.closed_at, r.opening_cash))
     };
     match row {
-        Some((cashier, closed_at, opening_cash)) if actor.all_shifts || cashier == actor.user_id => {
+        Some((cashier, closed_at, opening_cash))
+            if actor.all_shifts || cashier == actor.user_id =>
+        {
             Ok(Locked {
                 closed: closed_at.is_some(),
                 opening_cash,
@@ -440,7 +451,7 @@ async fn figures(
             .iter()
             .map(|r| {
                 Ok(MethodTotal {
-                    payment_method: crate::sales::PaymentMethod::from_db(&r.method),
+                    payment_method: PaymentMethod::parse(&r.method),
                     transactions: r.n,
                     total: m(r.total)?,
                 })
@@ -512,7 +523,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, actor: Actor) -> ApiResult<
         note: row.note,
         closed_at: row.closed_at,
         closed_by: row.closed_by,
-        expected_cash: row.expected_cash.map(m).transpose()?,
+        expected_cash: row.expected_cash.map(Amount),
         counted_cash: row.counted_cash.map(m).transpose()?,
         difference: row
             .counted_cash
@@ -543,7 +554,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, actor: Actor) -> ApiResult<
                     created_at: r.created_at,
                     was_closed_at: r.was_closed_at,
                     was_counted_cash: m(r.was_counted_cash)?,
-                    was_expected_cash: m(r.was_expected_cash)?,
+                    was_expected_cash: Amount(r.was_expected_cash),
                 })
             })
             .collect::<ApiResult<_>>()?,

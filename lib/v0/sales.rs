@@ -350,6 +350,8 @@ async fn create_transaction(
             .transpose()?,
         occurred_at: None,
         takeaway_charge: takeaway,
+        customer_id: None,
+        customer_phone: None,
         tax_rate: Some(Decimal::new(percent, 2)),
         expected_total: Some(body.total.0),
         // The provider's method comes from its configuration

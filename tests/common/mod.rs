@@ -119,6 +119,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as sent (`text` is it read as UTF-8, lossily).
+    pub bytes: Vec<u8>,
 }
 
 impl TestApp {
@@ -147,6 +149,7 @@ impl TestApp {
             headers,
             body,
             text,
+            bytes: bytes.to_vec(),
         }
     }
 
