@@ -203,7 +203,7 @@ async fn a_sale_attaches_its_customer_and_the_figures_follow() {
     // The summary's top customers.
     let other = sell(&app, &cashier, json!({"items": [line(&p, 1)], "payment_method": "cash",
                                              "customer_name": "Eko", "customer_phone": "081299998888"})).await;
-    let r = app.get("/api/reports/summary", Some(&manager)).await;
+    let r = app.get(&summary_path(), Some(&manager)).await;
     let top = r.body["top_customers"].as_array().unwrap().clone();
     assert_eq!(top.len(), 2, "{}", r.text);
     assert_eq!(top[0]["customer_id"], dewi);
@@ -260,4 +260,14 @@ async fn a_sale_attaches_its_customer_and_the_figures_follow() {
         "the sale stays, detached"
     );
     assert_eq!(r.body["customer_name"], "Dewi");
+}
+
+/// The summary of yesterday and today (store-local): a sale made just
+/// before local midnight is still in it when read just after.
+fn summary_path() -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let yesterday = today - chrono::Duration::days(1);
+    format!("/api/reports/summary?from={yesterday}&to={today}")
 }

@@ -76,7 +76,7 @@ async fn releases(app: &TestApp, sale: &Value) -> Vec<(String, i32)> {
 
 /// The summary's breakdowns, for what reads the sales themselves.
 async fn summary(app: &TestApp, token: &str) -> Value {
-    let r = app.get("/api/reports/summary", Some(token)).await;
+    let r = app.get(&summary_path(), Some(token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body
 }
@@ -785,4 +785,14 @@ async fn the_app_without_a_provider_is_told_why_and_can_cancel_an_unpaid_sale() 
     let r = app.call(Method::POST, &cancel, None, Some(&cashier)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.body["message"].is_string());
+}
+
+/// The summary of yesterday and today (store-local): a sale made just
+/// before local midnight is still in it when read just after.
+fn summary_path() -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let yesterday = today - chrono::Duration::days(1);
+    format!("/api/reports/summary?from={yesterday}&to={today}")
 }
