@@ -184,12 +184,25 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                tracing::error!(error = %err, "database unavailable");
-                ApiError::ServiceUnavailable("The database is unavailable. Try again.".into())
-            }
-            _ => ApiError::Internal(format!("database: {err}")),
+        // A server restarting or shutting down (57P01-57P03), a broken
+        // connection (class 08) or a pool that cannot hand one out: the
+        // database is away for now, which a client may retry.
+        let away = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        };
+        if away {
+            tracing::error!(error = %err, "database unavailable");
+            ApiError::ServiceUnavailable("The database is unavailable. Try again.".into())
+        } else {
+            ApiError::Internal(format!("database: {err}"))
         }
     }
 }

@@ -224,6 +224,25 @@ async fn a_failed_payment_cancels_the_sale_and_a_late_one_is_flagged_for_refund(
     assert!(after["payment"]["late_paid_at"].is_string(), "{after}");
     assert_eq!(stock_of(&s.app, &pid).await, 10);
     assert_eq!(paid_transactions(&s).await, 0);
+
+    // Overdue but not yet swept when the callback comes: it expires the
+    // sale then and there, and flags the money the same way.
+    let unswept = qris_sale(&s, &p, 4).await;
+    sqlx::query("UPDATE sales SET pending_until = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(unswept["id"].as_str().unwrap())
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    let (status, _) = s
+        .duitku
+        .pay(unswept["payment"]["order_id"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+    let after = sale(&s, unswept["id"].as_str().unwrap()).await;
+    assert_eq!(after["status"], "expired");
+    assert_eq!(after["payment"]["status"], "expired");
+    assert!(after["payment"]["late_paid_at"].is_string(), "{after}");
+    assert_eq!(stock_of(&s.app, &pid).await, 10);
 }
 
 #[tokio::test]

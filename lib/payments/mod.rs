@@ -393,8 +393,13 @@ pub async fn settle(
     };
     // The provider's "paid" for a sale that is no longer waiting: money
     // the customer is owed back (unless it is this payment's own success).
+    // (Expired just now counts too: the window closed before the word came.)
     let late = matches!(request, Request::Paid { by: None })
-        && matches!(&settled, Settled::Already(s) if matches!(s.as_str(), "expired" | "cancelled"));
+        && match &settled {
+            Settled::Now(End::Expired) => true,
+            Settled::Already(s) => matches!(s.as_str(), "expired" | "cancelled"),
+            _ => false,
+        };
     sqlx::query!(
         "UPDATE payments SET
              status = COALESCE($2, status),
