@@ -67,7 +67,38 @@ impl AppState {
 
     /// Destroys an image that nothing refers to any more. A failure never
     /// undoes the change that orphaned it; it is logged for clean-up.
+    ///
+    /// Only our own uploads (under `kasirgo/products/`) that no live
+    /// product still shows are destroyed: `image_public_id` is whatever a
+    /// manager sent, so without these checks replacing or deleting a
+    /// product could destroy any asset of the Cloudinary account, or the
+    /// image another product shares.
     pub async fn destroy_image(&self, public_id: &str) {
+        let ours = public_id
+            .strip_prefix(crate::uploads::FOLDER)
+            .is_some_and(|rest| rest.starts_with('/'));
+        if !ours {
+            tracing::warn!(%public_id, "not one of our uploads; left in place");
+            return;
+        }
+        let shown = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM products
+                              WHERE image_public_id = $1 AND deleted_at IS NULL) AS "shown!""#,
+            public_id
+        )
+        .fetch_one(&self.db)
+        .await;
+        match shown {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(%public_id, "another product shows this image; left in place");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%public_id, %error, "could not check an image's use; left in place");
+                return;
+            }
+        }
         let Some(cloudinary) = self.cloudinary() else {
             tracing::warn!(%public_id, "CLOUDINARY_URL is not set; orphaned image left in place");
             return;

@@ -3,6 +3,22 @@
 
 use crate::error::{ApiError, FieldErrors};
 
+/// The longest search text (`q`) a list takes: longer than any name or
+/// number it could usefully match, and short enough that its trigrams stay
+/// a handful (a megabyte of `q` would be a costly query).
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// Refuses a search text over [`MAX_SEARCH_CHARS`] (400 naming `field`).
+pub fn search_text(field: &str, q: Option<&str>) -> Result<(), ApiError> {
+    match q {
+        Some(q) if q.trim().chars().count() > MAX_SEARCH_CHARS => Err(ApiError::field(
+            field,
+            format!("Ensure this field has no more than {MAX_SEARCH_CHARS} characters."),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Default)]
 pub struct Check {
     errors: FieldErrors,

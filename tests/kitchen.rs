@@ -164,9 +164,12 @@ async fn made_to_order_sales_wait_in_the_kitchen_until_marked_done() {
     assert_eq!(by, kitchen_id);
     assert_eq!(stages(&app, &kitchen, "stage=processing").await, ["C"]);
 
-    // Nothing to prepare, or a step back: refused.
-    let r = patch(&app, &kitchen, &b, json!({"preparation": "completed"})).await;
+    // Nothing to prepare, or a step back: refused. Another cashier's sale
+    // that never went to the kitchen is not theirs to see at all.
+    let r = patch(&app, &cashier, &b, json!({"preparation": "completed"})).await;
     assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let r = patch(&app, &kitchen, &b, json!({"preparation": "completed"})).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     let r = patch(&app, &manager, &c, json!({"preparation": "processing"})).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
 

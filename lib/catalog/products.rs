@@ -127,7 +127,8 @@ pub const EDIT_COUNT_REASON: &str = "Counted on the product edit form";
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductFilter {
-    /// Case-insensitive substring of the name, SKU or barcode.
+    /// Case-insensitive substring of the name, SKU or barcode (at most 100
+    /// characters).
     pub q: Option<String>,
     pub category_id: Option<Uuid>,
     #[param(value_type = Option<String>)]
@@ -480,6 +481,7 @@ pub async fn list(
     after: Option<&After>,
     limit: i64,
 ) -> ApiResult<Vec<Product>> {
+    crate::validate::search_text("q", filter.q.as_deref())?;
     let pattern = filter
         .q
         .as_deref()

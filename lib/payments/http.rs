@@ -2,7 +2,6 @@
 //! QR image (`/api/transactions/{id}/...`), the providers' callbacks
 //! (`/api/callbacks/{provider}`) and the cron (`/api/cron/{job}`).
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -224,6 +223,10 @@ async fn sale_qr(
         .into_response())
 }
 
+/// The largest callback body read: a provider's notice is a few hundred
+/// bytes (axum's own 2 MB limit would answer a plain-text 413).
+const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
+
 /// A payment provider's callback (no login: the provider signs it).
 ///
 /// Verifies the signature, our merchant code, the order and the amount,
@@ -241,13 +244,14 @@ async fn sale_qr(
 async fn provider_callback(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> ApiResult<Response> {
     let provider = state
         .payment_provider()
         .filter(|p| p.name() == name)
         .ok_or_else(|| ApiError::NotFound("No such payment provider is configured.".into()))?;
+    let headers = req.headers().clone();
+    let body = crate::http::read_body(req, CALLBACK_BODY_LIMIT).await?;
     let form = form_fields(&headers, &body)?;
     let mut conn = state.db.acquire().await?;
     match super::on_notice(&mut conn, provider, &form).await? {

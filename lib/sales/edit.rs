@@ -25,8 +25,9 @@ pub struct SalePatch {
 
 /// Who is changing the sale: a cashier may rename and annotate only their
 /// own sales (another's is "not found", as on the detail view), while
-/// anyone on the staff may mark any sale prepared (the kitchen's queue is
-/// shared).
+/// anyone on the staff may mark a sale in the kitchen's queue prepared (the
+/// queue is shared). Another cashier's sale that is not in the queue (and
+/// was not just taken out of it) is "not found" to a cashier.
 pub struct Editor {
     pub user_id: Uuid,
     pub own_sales_only: bool,
@@ -61,12 +62,21 @@ pub async fn edit(
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let renames = customer_name.is_some() || notes.is_some();
     let cashier_only = (renames && editor.own_sales_only).then_some(editor.user_id);
+    // Another cashier's sale is reachable only through the kitchen: while
+    // it is in the queue (which every cashier sees), or just after it left
+    // it (a second kitchen screen tapping "ready" too). Anything else is
+    // "not found", as on the detail view: neither its existence nor its
+    // contents show (v0's ids are small integers, easy to walk).
+    let kitchen_only = editor.own_sales_only.then_some(editor.user_id);
     let found = sqlx::query!(
         "SELECT status, preparation FROM sales
          WHERE id = $1 AND ($2::uuid IS NULL OR cashier_id = $2)
+           AND ($3::uuid IS NULL OR cashier_id = $3 OR preparation = 'processing'
+                OR prepared_by = $3 OR prepared_at > now() - interval '10 minutes')
          FOR NO KEY UPDATE",
         id,
-        cashier_only
+        cashier_only,
+        kitchen_only
     )
     .fetch_optional(&mut *tx)
     .await?

@@ -16,7 +16,8 @@ use crate::money::Money;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SaleFilter {
-    /// Substring of the transaction number, customer name or notes.
+    /// Substring of the transaction number, customer name or notes (at
+    /// most 100 characters).
     pub q: Option<String>,
     /// First store-local date, inclusive (YYYY-MM-DD).
     pub from: Option<NaiveDate>,
@@ -214,6 +215,7 @@ pub async fn search(
     {
         return Err(ApiError::field("from", "Must not be after `to`."));
     }
+    crate::validate::search_text("q", filter.q.as_deref())?;
     let stages = filter.stage.as_deref().map(stages).transpose()?;
     // The kitchen's queue: read through its partial index (the custom
     // plans below fold `$16` away, leaving the index's own predicate).

@@ -134,7 +134,8 @@ pub struct HistoryParams {
     pub page: Option<i64>,
     /// 1..=100, default 10.
     pub page_size: Option<i64>,
-    /// Case-insensitive substring of the number, customer name or notes.
+    /// Case-insensitive substring of the number, customer name or notes
+    /// (at most 100 characters).
     pub search: Option<String>,
     /// `completed`, `processing`, `cancelled` or `pending`, or a comma
     /// list; `processing` alone is the kitchen's queue (everyone's sales).
@@ -182,7 +183,7 @@ async fn list_transactions(
     let own = (auth.role == Role::Cashier).then_some(auth.user_id);
     let rows = search::search(&mut conn, &filter, tz, own, None, depth)
         .await
-        .map_err(|e| rename_field(e, "stage", "status"))?;
+        .map_err(|e| rename_field(rename_field(e, "stage", "status"), "q", "search"))?;
     let ids: Vec<Uuid> = rows
         .iter()
         .skip(((page - 1) * size) as usize)

@@ -212,6 +212,17 @@ impl Function {
     /// Starts `exe` with `VERCEL_DEV_PORT` and waits for the runtime's
     /// `Dev server listening: N` line.
     pub fn start(exe: &str, env: &[(&str, &str)]) -> Function {
+        Function::spawn(exe, env, None)
+    }
+
+    /// Like [`Function::start`], with the function's stderr (its logs)
+    /// collected in the returned [`Logs`] instead of passed through.
+    pub fn start_logged(exe: &str, env: &[(&str, &str)]) -> (Function, Logs) {
+        let logs = Logs::default();
+        (Function::spawn(exe, env, Some(logs.clone())), logs)
+    }
+
+    fn spawn(exe: &str, env: &[(&str, &str)], logs: Option<Logs>) -> Function {
         let port = free_port();
         let mut cmd = Command::new(exe);
         cmd.env_clear()
@@ -227,9 +238,24 @@ impl Function {
             .env("VERCEL_DEV_PORT", port.to_string())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logs.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("spawn function binary");
+        if let Some(logs) = logs {
+            let stderr = child.stderr.take().expect("stderr");
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut text = logs.text.lock().unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                logs.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -245,6 +271,34 @@ impl Function {
             port,
             base: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+/// What a started function wrote to stderr.
+#[derive(Clone, Default)]
+pub struct Logs {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Logs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// Everything, once the function has exited (drop it first) and its
+    /// stderr is read to the end.
+    pub fn all(&self) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the function's stderr stays open"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.text()
     }
 }
 
