@@ -230,13 +230,7 @@ struct Objects {
     receipt_token: String,
 }
 
-async fn objects(
-    app: &TestApp,
-    manager: &str,
-    cashier: &str,
-    opener: &str,
-    tag: &str,
-) -> Objects {
+async fn objects(app: &TestApp, manager: &str, cashier: &str, opener: &str, tag: &str) -> Objects {
     let r = app
         .post(
             "/api/categories",
@@ -265,13 +259,20 @@ async fn objects(
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let shift = r.body;
     let r = app
-        .post("/api/customers", json!({"name": format!("Pelanggan {tag}")}), Some(cashier))
+        .post(
+            "/api/customers",
+            json!({"name": format!("Pelanggan {tag}")}),
+            Some(cashier),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let customer = r.body;
     let r = app
         .post(
-            &format!("/api/transactions/{}/receipt/link", sale["id"].as_str().unwrap()),
+            &format!(
+                "/api/transactions/{}/receipt/link",
+                sale["id"].as_str().unwrap()
+            ),
             json!({}),
             Some(cashier),
         )
