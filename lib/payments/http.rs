@@ -119,19 +119,23 @@ async fn confirm_sale(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Sale>> {
+    let by = Some(auth.user_id);
+    by_hand(&state, &auth, id, Request::Paid { by }, confirmed).await
+}
+
+/// A confirmation or a cancel from the till: the sale visible to the
+/// caller, settled with its payment, judged, and answered whole.
+async fn by_hand<R>(
+    state: &AppState,
+    auth: &Auth<R>,
+    id: Uuid,
+    request: Request,
+    judge: fn(&Settled) -> ApiResult<()>,
+) -> ApiResult<Json<Sale>> {
     let mut conn = state.db.acquire().await?;
-    visible_sale(&mut conn, id, own_sales_only(&auth)).await?;
-    let settled = super::settle(
-        &mut conn,
-        id,
-        Request::Paid {
-            by: Some(auth.user_id),
-        },
-        false,
-        None,
-    )
-    .await?;
-    confirmed(&settled)?;
+    visible_sale(&mut conn, id, own_sales_only(auth)).await?;
+    let settled = super::settle(&mut conn, id, request, false, None).await?;
+    judge(&settled)?;
     Ok(Json(detail(&mut conn, id, None).await?))
 }
 
@@ -149,20 +153,8 @@ async fn cancel_sale(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Sale>> {
-    let mut conn = state.db.acquire().await?;
-    visible_sale(&mut conn, id, own_sales_only(&auth)).await?;
-    let settled = super::settle(
-        &mut conn,
-        id,
-        Request::Cancel {
-            by: Some(auth.user_id),
-        },
-        false,
-        None,
-    )
-    .await?;
-    cancelled(&settled)?;
-    Ok(Json(detail(&mut conn, id, None).await?))
+    let by = Some(auth.user_id);
+    by_hand(&state, &auth, id, Request::Cancel { by }, cancelled).await
 }
 
 /// A sale's payment, brought up to date.

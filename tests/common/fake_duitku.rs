@@ -655,25 +655,9 @@ fn qris_payload(reference: &str, amount: i64) -> String {
     ]
     .concat();
     payload.push_str("6304");
-    let crc = crc16_ccitt_false(payload.as_bytes());
+    let crc = super::qris::crc16(payload.as_bytes());
     payload.push_str(&format!("{crc:04X}"));
     payload
-}
-
-/// CRC-16/CCITT-FALSE, the QRIS checksum (tag 63).
-pub fn crc16_ccitt_false(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0xFFFF;
-    for &byte in data {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
 }
 
 /// Today's date in UTC as (year, month, day).
