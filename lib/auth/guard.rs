@@ -46,6 +46,14 @@ pub struct Auth<R> {
     _min: PhantomData<fn() -> R>,
 }
 
+impl<R> Auth<R> {
+    /// The caller's id when they reach only their own sales, shifts and
+    /// payments (a cashier); `None` for a manager or owner, who reach all.
+    pub fn own_only(&self) -> Option<Uuid> {
+        (self.role == Role::Cashier).then_some(self.user_id)
+    }
+}
+
 impl<R: MinRole> FromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{NoticeOutcome, Payment};
-use crate::auth::{AnyUser, Auth, Role};
+use crate::auth::{AnyUser, Auth};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{IdPath, Json};
 use crate::sales::pending::{End, Request, Settled};
@@ -34,28 +34,6 @@ pub fn callbacks() -> OpenApiRouter<AppState> {
 
 pub fn cron() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(run_cron))
-}
-
-fn own_sales_only<R>(auth: &Auth<R>) -> Option<Uuid> {
-    (auth.role == Role::Cashier).then_some(auth.user_id)
-}
-
-/// A sale the caller may act on: a cashier only their own.
-async fn visible_sale(
-    conn: &mut sqlx::PgConnection,
-    id: Uuid,
-    cashier_only: Option<Uuid>,
-) -> ApiResult<()> {
-    let found = sqlx::query_scalar!(
-        r#"SELECT 1 AS "one!" FROM sales WHERE id = $1 AND ($2::uuid IS NULL OR cashier_id = $2)"#,
-        id,
-        cashier_only
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("Transaction"))
 }
 
 fn conflict(code: &'static str, detail: String) -> ApiError {
@@ -133,7 +111,7 @@ async fn by_hand<R>(
     judge: fn(&Settled) -> ApiResult<()>,
 ) -> ApiResult<Json<Sale>> {
     let mut conn = state.db.acquire().await?;
-    visible_sale(&mut conn, id, own_sales_only(auth)).await?;
+    crate::sales::ensure_visible(&mut conn, id, auth.own_only()).await?;
     let settled = super::settle(&mut conn, id, request, false, None).await?;
     judge(&settled)?;
     Ok(Json(detail(&mut conn, id, None).await?))
@@ -172,7 +150,7 @@ async fn sale_payment(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Payment>> {
     let mut conn = state.db.acquire().await?;
-    visible_sale(&mut conn, id, own_sales_only(&auth)).await?;
+    crate::sales::ensure_visible(&mut conn, id, auth.own_only()).await?;
     let payment_id = payment_of(&mut conn, id).await?;
     Ok(Json(
         super::status(&mut conn, state.payment_provider(), payment_id, None).await?,
@@ -198,7 +176,7 @@ async fn sale_qr(
     IdPath(id): IdPath,
 ) -> ApiResult<Response> {
     let mut conn = state.db.acquire().await?;
-    visible_sale(&mut conn, id, own_sales_only(&auth)).await?;
+    crate::sales::ensure_visible(&mut conn, id, auth.own_only()).await?;
     let qr = sqlx::query_scalar!("SELECT qr_string FROM payments WHERE sale_id = $1", id)
         .fetch_optional(&mut *conn)
         .await?

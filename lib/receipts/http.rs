@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{Store, links, paper};
-use crate::auth::{AnyUser, Auth, Role};
+use crate::auth::{AnyUser, Auth};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{IdPath, Json, Query};
 use crate::sales::detail;
@@ -28,10 +27,6 @@ pub fn sale_routes() -> OpenApiRouter<AppState> {
 /// The public receipt page.
 pub fn page() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(receipt_page))
-}
-
-fn own_sales_only<R>(auth: &Auth<R>) -> Option<Uuid> {
-    (auth.role == Role::Cashier).then_some(auth.user_id)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -65,7 +60,7 @@ async fn get_receipt(
     }
     crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
-    let sale = detail(&mut conn, id, own_sales_only(&auth)).await?;
+    let sale = detail(&mut conn, id, auth.own_only()).await?;
     let store = Store::load(&mut conn).await?;
     let lines = super::sale_lines(&sale, &store);
     Ok(match format {
@@ -158,7 +153,7 @@ async fn create_link(
         ));
     }
     let mut conn = state.db.acquire().await?;
-    detail(&mut conn, id, own_sales_only(&auth)).await?;
+    crate::sales::ensure_visible(&mut conn, id, auth.own_only()).await?;
     let (token, expires_at) =
         links::create(&mut conn, &state.config.jwt_secret, id, auth.user_id, days).await?;
     let path = format!("/api/receipts/{token}");
@@ -205,7 +200,7 @@ async fn revoke_links(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Revoked>> {
     let mut conn = state.db.acquire().await?;
-    detail(&mut conn, id, own_sales_only(&auth)).await?;
+    crate::sales::ensure_visible(&mut conn, id, auth.own_only()).await?;
     let revoked = links::revoke_all(&mut conn, id).await?;
     Ok(Json(Revoked { revoked }))
 }

@@ -167,12 +167,7 @@ pub fn sale_lines(sale: &Sale, store: &Store) -> Vec<Line> {
     let mut lines = head(store);
     lines.push(pair("No", sale.transaction_no.clone(), false));
     lines.push(pair("Waktu", local(sale.occurred_at, store.tz), false));
-    let cashier = if sale.cashier.full_name.trim().is_empty() {
-        &sale.cashier.username
-    } else {
-        &sale.cashier.full_name
-    };
-    lines.push(pair("Kasir", cashier.clone(), false));
+    lines.push(pair("Kasir", sale.cashier.display_name(), false));
     if !sale.customer_name.trim().is_empty() {
         lines.push(pair("Pelanggan", sale.customer_name.clone(), false));
     }
@@ -263,12 +258,7 @@ pub fn shift_report_lines(s: &Shift, store: &Store) -> Vec<Line> {
     let r = &s.report;
     let mut lines = head(store);
     lines.push(center("LAPORAN SHIFT", true));
-    let cashier = if s.cashier.full_name.trim().is_empty() {
-        &s.cashier.username
-    } else {
-        &s.cashier.full_name
-    };
-    lines.push(pair("Kasir", cashier.clone(), false));
+    lines.push(pair("Kasir", s.cashier.display_name(), false));
     lines.push(pair("Buka", local(s.opened_at, store.tz), false));
     if let Some(at) = s.closed_at {
         lines.push(pair("Tutup", local(at, store.tz), false));

@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Cashier, OrderType, PaymentMethod, Preparation, Sale, SaleLine, pending};
+use super::{Cashier, OrderType, PaymentMethod, Preparation, Sale, SaleLine};
 use crate::error::{ApiError, ApiResult};
 use crate::money::Money;
 use crate::payments::{self, Collect};
@@ -365,8 +365,7 @@ async fn sell(
             // back once they are expired: try once more after that.
             Err(e) if is_short(&e) && attempt == 1 && req.collect.is_none() => {
                 drop(tx);
-                if pending::any_overdue(&mut *conn).await? {
-                    expire_overdue(conn).await?;
+                if payments::expire_overdue_on(conn, payments::CATCH_UP_LIMIT).await? > 0 {
                     continue;
                 }
                 return Err(e);
@@ -713,13 +712,6 @@ const INSUFFICIENT_STOCK: &str = "insufficient_stock";
 
 fn is_short(e: &ApiError) -> bool {
     matches!(e, ApiError::ConflictWith { code, .. } if *code == INSUFFICIENT_STOCK)
-}
-
-/// Expires overdue pending sales so their stock is back (a checkout that
-/// found a product short).
-async fn expire_overdue(conn: &mut PgConnection) -> ApiResult<()> {
-    payments::expire_overdue_on(conn, payments::CATCH_UP_LIMIT).await?;
-    Ok(())
 }
 
 /// What the cart would cost now, without taking anything: a provider's

@@ -12,7 +12,7 @@ use super::edit::{self, Editor, SalePatch};
 use super::refunds::{self, Refund, RefundFilter, RefundRequest};
 use super::search::{self, Before, SaleFilter, SaleSummary};
 use super::{Sale, detail};
-use crate::auth::{AnyUser, Auth, ManagerUp, Role};
+use crate::auth::{AnyUser, Auth, ManagerUp};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{IdPath, Json, Page, PageParams, PageRequest, Query, from_value, json_response};
 use crate::state::AppState;
@@ -33,11 +33,6 @@ pub fn item() -> OpenApiRouter<AppState> {
 
 pub fn refunds() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_refunds, create_refund))
-}
-
-/// Cashiers see only their own sales.
-fn own_sales_only<R>(auth: &Auth<R>) -> Option<Uuid> {
-    (auth.role == Role::Cashier).then_some(auth.user_id)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<Uuid>> {
@@ -124,7 +119,7 @@ async fn search_sales(
         &mut conn,
         &filter,
         tz,
-        own_sales_only(&auth),
+        auth.own_only(),
         before.as_ref(),
         page.fetch_limit(),
     )
@@ -146,7 +141,7 @@ async fn get_sale(
 ) -> ApiResult<Json<Sale>> {
     crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
-    Ok(Json(detail(&mut conn, id, own_sales_only(&auth)).await?))
+    Ok(Json(detail(&mut conn, id, auth.own_only()).await?))
 }
 
 /// Change a transaction's customer name or notes, or mark it prepared.
@@ -168,7 +163,7 @@ async fn edit_sale(
     let mut conn = state.db.acquire().await?;
     let editor = Editor {
         user_id: auth.user_id,
-        own_sales_only: own_sales_only(&auth).is_some(),
+        own_sales_only: auth.own_only().is_some(),
     };
     Ok(Json(edit::edit(&mut conn, id, patch, editor).await?))
 }

@@ -170,6 +170,17 @@ pub struct Cashier {
     pub full_name: String,
 }
 
+impl Cashier {
+    /// The name to show: the full name, or the username without one.
+    pub fn display_name(&self) -> &str {
+        if self.full_name.trim().is_empty() {
+            &self.username
+        } else {
+            &self.full_name
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SaleLine {
     pub id: Uuid,
@@ -391,6 +402,24 @@ pub async fn details(
             sale
         })
         .collect())
+}
+
+/// That the sale exists and the caller may reach it (a cashier only their
+/// own: another's is "not found", as on the detail view), without loading it.
+pub async fn ensure_visible(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    cashier_only: Option<Uuid>,
+) -> ApiResult<()> {
+    sqlx::query_scalar!(
+        r#"SELECT 1 AS "one!" FROM sales WHERE id = $1 AND ($2::uuid IS NULL OR cashier_id = $2)"#,
+        id,
+        cashier_only
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|_| ())
+    .ok_or_else(|| ApiError::not_found("Transaction"))
 }
 
 /// The sale with the integer id `int_id` (the app's ids).

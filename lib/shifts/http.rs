@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{Actor, CloseShift, NewMovement, OpenShift, ReopenShift, Shift};
-use crate::auth::{AnyUser, Auth, ManagerUp, Role};
+use crate::auth::{AnyUser, Auth, ManagerUp};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{IdPath, Json, Page, PageParams, PageRequest, Query};
 use crate::receipts;
@@ -35,7 +35,7 @@ pub fn item() -> OpenApiRouter<AppState> {
 fn actor<R>(auth: &Auth<R>) -> Actor {
     Actor {
         user_id: auth.user_id,
-        all_shifts: auth.role != Role::Cashier,
+        all_shifts: auth.own_only().is_none(),
     }
 }
 

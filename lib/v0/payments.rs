@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Envelope, EnvelopeBody, TAG, V0ErrorBody};
-use crate::auth::{AnyUser, Auth, Role};
+use crate::auth::{AnyUser, Auth};
 use crate::error::{ApiError, ApiResult};
 use crate::payments::Payment;
 use crate::state::AppState;
@@ -48,7 +48,7 @@ async fn payment_status(
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<Value>> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("Payment"))?;
-    let own = (auth.role == Role::Cashier).then_some(auth.user_id);
+    let own = auth.own_only();
     let mut conn = state.db.acquire().await?;
     let p = crate::payments::status(&mut conn, state.payment_provider(), id, own).await?;
     let sale = sqlx::query!(

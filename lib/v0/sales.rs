@@ -76,11 +76,7 @@ pub fn app_sale(sale: Sale, tz: chrono_tz::Tz) -> AppSale {
         created_at: local_time(sale.occurred_at, tz),
         customer_name: sale.customer_name,
         notes: sale.notes,
-        cashier_name: if sale.cashier.full_name.trim().is_empty() {
-            sale.cashier.username
-        } else {
-            sale.cashier.full_name
-        },
+        cashier_name: sale.cashier.display_name().to_string(),
         order_type: sale.order_type,
         payment_method: sale.payment_method,
         status: stage,
@@ -180,7 +176,7 @@ async fn list_transactions(
     crate::payments::catch_up(&state.db).await;
     let mut conn = state.db.acquire().await?;
     let tz = store_tz(&mut conn).await?;
-    let own = (auth.role == Role::Cashier).then_some(auth.user_id);
+    let own = auth.own_only();
     let rows = search::search(&mut conn, &filter, tz, own, None, depth)
         .await
         .map_err(|e| rename_field(rename_field(e, "stage", "status"), "q", "search"))?;
@@ -491,7 +487,7 @@ async fn cancel_transaction(
 ) -> ApiResult<Envelope<AppSale>> {
     let mut conn = state.db.acquire().await?;
     let id = sale_id(&mut conn, &id).await?;
-    let own = (auth.role == Role::Cashier).then_some(auth.user_id);
+    let own = auth.own_only();
     let sale = sales::detail(&mut conn, id, own).await?;
     if sale.status != "pending" {
         let what = match Stage::of(&sale.status, sale.preparation) {
