@@ -5,19 +5,9 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::shop::{staff, stocked};
+use common::shop::{line, sell, staff, stocked};
 use common::{TestApp, assert_error};
 use serde_json::{Value, json};
-
-fn line(p: &Value, q: i64) -> Value {
-    json!({"product_id": p["id"], "quantity": q})
-}
-
-async fn sell(app: &TestApp, token: &str, body: Value) -> Value {
-    let r = app.post("/api/transactions", body, Some(token)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body
-}
 
 async fn customer(app: &TestApp, token: &str, id: &Value) -> Value {
     let r = app

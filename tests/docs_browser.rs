@@ -7,18 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Function, JWT_SECRET};
-
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
+use common::{Function, JWT_SECRET, chromium};
 
 #[test]
 fn swagger_ui_renders_offline_in_chromium() {

@@ -34,10 +34,7 @@ async fn shop() -> Shop {
     env.push(("CRON_SECRET".into(), CRON_SECRET.into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = TestApp::with_config(&env).await;
-    let router = axum::Router::new().fallback_service(app.app.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
+    let server = app.serve_on(listener);
     let (_, manager) = staff(&app, "manager").await;
     let (_, cashier) = staff(&app, "cashier").await;
     Shop {

@@ -5,8 +5,8 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::qris::{crc_ok, decode, field, static_qris, tlv, with_crc};
-use common::shop::{staff, stock_of, stocked};
+use common::qris::{crc_ok, decode, edited, field, static_qris};
+use common::shop::{line, sell, staff, stock_of, stocked};
 use common::{Reply, TestApp, assert_error};
 use serde_json::{Value, json};
 
@@ -30,16 +30,6 @@ async fn shop_with_qris() -> (TestApp, String, String, String) {
 async fn patch_settings(app: &TestApp, owner: &str, body: Value) -> Reply {
     app.call(Method::PATCH, "/api/settings", Some(body), Some(owner))
         .await
-}
-
-fn line(p: &Value, q: i64) -> Value {
-    json!({"product_id": p["id"], "quantity": q})
-}
-
-async fn sell(app: &TestApp, token: &str, body: Value) -> Value {
-    let r = app.post("/api/transactions", body, Some(token)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body
 }
 
 fn path(sale: &Value, action: &str) -> String {
@@ -105,39 +95,9 @@ async fn the_shops_static_qris_is_checked_on_save_with_a_message_per_fault() {
     let good = static_qris("Warung Bu Sri");
 
     let wrong_crc = format!("{}{}", &good[..good.len() - 4], "0000");
-    let no_country = with_crc(
-        &decode(&good)
-            .into_iter()
-            .filter(|(t, _)| t != "58" && t != "63")
-            .map(|(t, v)| tlv(&t, &v))
-            .collect::<String>(),
-    );
-    let dollars = with_crc(
-        &decode(&good)
-            .into_iter()
-            .filter(|(t, _)| t != "63")
-            .map(|(t, v)| {
-                if t == "53" {
-                    tlv(&t, "840")
-                } else {
-                    tlv(&t, &v)
-                }
-            })
-            .collect::<String>(),
-    );
-    let dynamic = with_crc(
-        &decode(&good)
-            .into_iter()
-            .filter(|(t, _)| t != "63")
-            .map(|(t, v)| {
-                if t == "01" {
-                    tlv(&t, "12")
-                } else {
-                    tlv(&t, &v)
-                }
-            })
-            .collect::<String>(),
-    );
+    let no_country = edited(&good, "58", None);
+    let dollars = edited(&good, "53", Some("840"));
+    let dynamic = edited(&good, "01", Some("12"));
     for (bad, mentions) in [
         (wrong_crc.as_str(), "0000"),
         (no_country.as_str(), "58"),

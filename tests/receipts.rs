@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::shop::{product, staff};
-use common::{TestApp, assert_error};
+use common::{TestApp, assert_error, chromium};
 use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -294,17 +294,6 @@ async fn a_share_link_opens_the_receipt_page_until_revoked_or_expired() {
     );
 }
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
-
 /// The page a customer opens from WhatsApp, in a real (headless) browser
 /// at a phone's width: it renders, and `tests/fixtures/receipt_page.png`
 /// is its screenshot (looked at by a person; rewritten with
@@ -331,8 +320,7 @@ async fn the_receipt_page_renders_in_chromium() {
         listener.local_addr().unwrap().port(),
         link["path"].as_str().unwrap()
     );
-    let router = axum::Router::new().fallback_service(app.app.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    app.serve_on(listener);
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("receipt.png");
     let run = |extra: Vec<String>| {

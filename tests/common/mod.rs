@@ -174,6 +174,13 @@ impl TestApp {
         self.send(req.expect("request")).await
     }
 
+    /// Serves the app over HTTP on `listener` (for callers that must reach
+    /// it as a client would: a provider's callbacks, a browser).
+    pub fn serve_on(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let router = axum::Router::new().fallback_service(self.app.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() })
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.call(Method::GET, path, None, token).await
     }
@@ -307,6 +314,18 @@ impl Drop for Function {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A Chromium to run headless, if this machine has one.
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
 }
 
 pub fn free_port() -> u16 {

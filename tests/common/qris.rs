@@ -64,6 +64,23 @@ pub fn static_qris(merchant: &str) -> String {
     with_crc(&body)
 }
 
+/// `payload` with element `tag` set to `value` (or dropped: None), the CRC
+/// computed again.
+pub fn edited(payload: &str, tag: &str, value: Option<&str>) -> String {
+    let body: String = decode(payload)
+        .into_iter()
+        .filter(|(t, _)| t != "63" && (t != tag || value.is_some()))
+        .map(|(t, v)| {
+            if t == tag {
+                tlv(&t, value.unwrap())
+            } else {
+                tlv(&t, &v)
+            }
+        })
+        .collect();
+    with_crc(&body)
+}
+
 /// Top-level elements, in order; panics on a malformed payload.
 pub fn decode(payload: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();

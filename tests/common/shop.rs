@@ -45,6 +45,18 @@ pub async fn stocked(app: &TestApp, token: &str, price: &str, stock: i32) -> Val
     .await
 }
 
+/// A cart line of `q` units of product `p`.
+pub fn line(p: &Value, q: i64) -> Value {
+    json!({"product_id": p["id"], "quantity": q})
+}
+
+/// A v1 checkout that must succeed; the sale.
+pub async fn sell(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = app.post("/api/transactions", body, Some(token)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body
+}
+
 pub async fn stock_of(app: &TestApp, id: &str) -> i32 {
     sqlx::query_scalar("SELECT stock FROM products WHERE id = $1::uuid")
         .bind(id)
