@@ -1,20 +1,33 @@
-//! Checkout throughput through HTTP (the release dev server) against
-//! pgbench running the same SQL statements (bench/checkout_*.sql), side by
-//! side in one run, at 8 concurrent clients, for a hot cart (the same 3
-//! products in every sale) and a spread cart (3 of 1,000 products).
+//! Checkout throughput through HTTP (the release dev server, a fresh
+//! Idempotency-Key per sale) against two pgbench runs, side by side in one
+//! run at 8 concurrent clients, in alternating rounds:
 //!
-//! `cargo build --release --bins && cargo run --release --example bench-checkout`
-//! (`ROUNDS=3` alternating rounds of `BENCH_SECONDS=5` per side by default).
+//! - **anchor**: the least SQL a correct checkout needs
+//!   (`../shared/perf/anchor_{spread,hot}.sql` on `anchor_schema.sql`: two
+//!   conditional stock decrements in id order, a header, its lines);
+//! - **own**: the statements our checkout runs (`bench/checkout_own.sql`),
+//!   which shows what the HTTP side adds on top of our own SQL.
+//!
+//! Carts are two distinct products, as the anchor scripts choose them
+//! (spread: 2 of 1,000; hot: 2 of 3). The rounds run on a new shop, then
+//! again after writing `HISTORY` past sales (default 1,000,000, by
+//! bench/search's generator; `HISTORY=0` skips it).
+//!
+//! `cargo run --release --example bench-checkout` (`ROUNDS=3` rounds of
+//! `BENCH_SECONDS=5` per side; `KASIRGO_PERF_DIR` if the anchor scripts are
+//! not in `../shared/perf`).
 
 #[path = "support/mod.rs"]
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{Days, Utc};
 use serde_json::json;
-use support::{BenchDb, DevServer, client, env_or, load, percentile_ms, staff};
+use support::{BenchDb, DevServer, Run, client, env_or, history, load, percentile_ms, staff};
 
 const CLIENTS: usize = 8;
 
@@ -22,29 +35,193 @@ fn product_id(n: u32) -> String {
     format!("00000000-0000-0000-0000-{n:012}")
 }
 
+#[derive(Clone, Copy)]
+enum Cart {
+    Spread,
+    Hot,
+}
+
+impl Cart {
+    fn name(self) -> &'static str {
+        match self {
+            Cart::Spread => "spread",
+            Cart::Hot => "hot",
+        }
+    }
+
+    /// Two distinct products, `a < b`, as the anchor script draws them.
+    fn draw(self, r: u64) -> (u32, u32) {
+        let n = match self {
+            Cart::Spread => 1000,
+            Cart::Hot => 3,
+        };
+        let a = 1 + (r % (n - 1)) as u32;
+        let b = a + 1 + ((r >> 20) % (n - a as u64)) as u32;
+        (a, b)
+    }
+}
+
+fn perf_dir() -> PathBuf {
+    let dir = std::env::var("KASIRGO_PERF_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/perf"));
+    assert!(
+        dir.join("anchor_schema.sql").exists(),
+        "the anchor scripts are not in {} (set KASIRGO_PERF_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+/// One side's figures over all rounds.
+#[derive(Default)]
+struct Side {
+    sales: f64,
+    seconds: f64,
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+impl Side {
+    fn rate(&self) -> f64 {
+        self.sales / self.seconds
+    }
+
+    fn add_pgbench(&mut self, r: PgbenchResult, seconds: u64) {
+        self.sales += r.tps * seconds as f64;
+        self.seconds += seconds as f64;
+        self.latencies
+            .extend(r.latencies_us.iter().map(|us| Duration::from_micros(*us)));
+        self.errors += r.errors;
+    }
+
+    fn add_http(&mut self, r: Run) {
+        self.sales += r.latencies.len() as f64;
+        self.seconds += r.elapsed.as_secs_f64();
+        self.latencies.extend(r.latencies);
+        self.errors += r.errors as u64;
+    }
+
+    fn row(&mut self, shop: &str, cart: Cart, via: &str) {
+        self.latencies.sort_unstable();
+        println!(
+            "{:<10} {:<7} {:<8} {:>9.0} {:>8.2} {:>8.2} {:>7}",
+            shop,
+            cart.name(),
+            via,
+            self.rate(),
+            percentile_ms(&self.latencies, 0.5),
+            percentile_ms(&self.latencies, 0.99),
+            self.errors
+        );
+    }
+}
+
+struct Bench {
+    pgbench: PathBuf,
+    url: String,
+    base: String,
+    token: String,
+    uid: String,
+    response: String,
+    perf: PathBuf,
+    seconds: u64,
+    rounds: u64,
+}
+
+impl Bench {
+    /// Our own statements with the anchor's cart lines in front.
+    fn own_script(&self, cart: Cart) -> PathBuf {
+        let anchor =
+            std::fs::read_to_string(self.perf.join(format!("anchor_{}.sql", cart.name()))).unwrap();
+        let sets: String = anchor
+            .lines()
+            .filter(|l| l.starts_with("\\set"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let own = std::fs::read_to_string(format!(
+            "{}/bench/checkout_own.sql",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "kasirgo-own-{}-{}.sql",
+            cart.name(),
+            std::process::id()
+        ));
+        std::fs::write(&path, sets + &own).unwrap();
+        path
+    }
+
+    async fn cart(&self, shop: &str, cart: Cart) -> (f64, f64) {
+        let anchor_script = self.perf.join(format!("anchor_{}.sql", cart.name()));
+        let own_script = self.own_script(cart);
+        let (mut anchor, mut own, mut http) = (Side::default(), Side::default(), Side::default());
+        for _ in 0..self.rounds {
+            // The three take turns, so all see the same machine.
+            let r = run_pgbench(&self.pgbench, &self.url, &anchor_script, self.seconds, &[]);
+            anchor.add_pgbench(r, self.seconds);
+            let vars = [
+                ("uid", self.uid.as_str()),
+                ("response", self.response.as_str()),
+            ];
+            let r = run_pgbench(&self.pgbench, &self.url, &own_script, self.seconds, &vars);
+            own.add_pgbench(r, self.seconds);
+            http.add_http(
+                http_round(
+                    &self.base,
+                    &self.token,
+                    cart,
+                    Duration::from_secs(self.seconds),
+                )
+                .await,
+            );
+        }
+        let _ = std::fs::remove_file(own_script);
+        anchor.row(shop, cart, "anchor");
+        own.row(shop, cart, "own SQL");
+        http.row(shop, cart, "HTTP");
+        let ratios = (http.rate() / anchor.rate(), http.rate() / own.rate());
+        println!(
+            "{:<10} {:<7} HTTP / anchor = {:.2}, HTTP / own SQL = {:.2}",
+            shop,
+            cart.name(),
+            ratios.0,
+            ratios.1
+        );
+        ratios
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 5);
     let rounds: u64 = env_or("ROUNDS", 3);
-    let duration = Duration::from_secs(seconds);
+    let past: i64 = env_or("HISTORY", 1_000_000);
+    let perf = perf_dir();
     let db = BenchDb::create("checkout").await;
     let mut conn = db.connect().await;
     sqlx::query(
-        "INSERT INTO products (id, name, price, cost, stock)
+        "INSERT INTO products (id, sku, name, price, cost, stock)
          SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
-                'Product ' || g, 1000, 400, 100000000
+                'SKU-' || lpad(g::text, 4, '0'), 'Produk ' || g, 15000, 6000, 100000000
          FROM generate_series(1, 1000) g",
     )
     .execute(&mut conn)
     .await
     .unwrap();
+    let schema = std::fs::read_to_string(perf.join("anchor_schema.sql")).unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (cashier_id, token) = staff(&mut conn, "cashier").await;
     // Statistics, as a shop whose catalog has been there a while has them
     // (autovacuum analyses new tables within a minute or so; the local
     // server may run with autovacuum off, as this project's CI machine
     // does). Without them the server's pooled connections cache plans made
-    // for tables without statistics, such as reading every product to find
-    // a cart's three; pgbench, reconnecting every round, suffers less.
+    // for tables without statistics; pgbench, reconnecting every round,
+    // suffers less.
     sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
     let server = DevServer::start(&db.url);
     let pgbench = kasirgo::dev::find_bindir()
@@ -58,70 +235,55 @@ async fn main() {
         .bearer_auth(&token)
         .json(
             &json!({"items": [{"product_id": product_id(1), "quantity": 1},
-                                {"product_id": product_id(2), "quantity": 1},
-                                {"product_id": product_id(3), "quantity": 1}],
+                                {"product_id": product_id(2), "quantity": 1}],
                       "payment_method": "cash"}),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(sample.status(), 201);
-    let response_doc = sample.text().await.unwrap();
+    let bench = Bench {
+        pgbench,
+        url: db.url.clone(),
+        base: server.base.clone(),
+        token,
+        uid: cashier_id.to_string(),
+        response: sample.text().await.unwrap(),
+        perf,
+        seconds,
+        rounds,
+    };
 
     println!(
-        "checkout, {CLIENTS} clients, {rounds} alternating rounds of {seconds} s per side, 2-core machine:"
+        "checkout, {CLIENTS} clients, 2-item carts, {rounds} alternating rounds of {seconds} s per side, 2-core machine:"
     );
     println!(
-        "{:<8} {:<8} {:>10} {:>9} {:>9} {:>7}",
-        "cart", "via", "sales/s", "p50 ms", "p99 ms", "errors"
+        "{:<10} {:<7} {:<8} {:>9} {:>8} {:>8} {:>7}",
+        "shop", "cart", "via", "sales/s", "p50 ms", "p99 ms", "errors"
     );
-    for cart in ["hot", "spread"] {
-        // pgbench and HTTP take turns, so both see the same machine.
-        let mut pg_sales = 0.0;
-        let mut pg_lat: Vec<Duration> = Vec::new();
-        let mut pg_errors = 0;
-        let mut http_runs = Vec::new();
-        for _ in 0..rounds {
-            let pg = run_pgbench(
-                &pgbench,
-                &db.url,
-                cart,
-                seconds,
-                &cashier_id.to_string(),
-                &response_doc,
-            );
-            pg_sales += pg.tps * seconds as f64;
-            pg_lat.extend(pg.latencies_us.iter().map(|us| Duration::from_micros(*us)));
-            pg_errors += pg.errors;
-            http_runs.push(http_round(&server.base, &token, cart == "hot", duration).await);
-        }
-        pg_lat.sort_unstable();
-        let pg_tps = pg_sales / (seconds * rounds) as f64;
-        println!(
-            "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
-            cart,
-            "pgbench",
-            pg_tps,
-            percentile_ms(&pg_lat, 0.5),
-            percentile_ms(&pg_lat, 0.99),
-            pg_errors
-        );
-        let mut run = http_runs.pop().unwrap();
-        for r in http_runs {
-            run.latencies.extend(r.latencies);
-            run.errors += r.errors;
-            run.elapsed += r.elapsed;
+    let mut worst = f64::MAX;
+    for cart in [Cart::Spread, Cart::Hot] {
+        worst = worst.min(bench.cart("new", cart).await.0);
+    }
+    if past > 0 {
+        let cashiers: Vec<uuid::Uuid> = vec![cashier_id];
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::Asia::Jakarta)
+            .date_naive();
+        // The history ends the day before yesterday, clear of today's numbers.
+        let first_day = today - Days::new(history::DAYS as u64 + 2);
+        history::generate(&mut conn, past, &cashiers, first_day).await;
+        sqlx::raw_sql("ANALYZE").execute(&mut conn).await.unwrap();
+        let shop = format!("{}k past", past / 1000);
+        let mut worst_past = f64::MAX;
+        for cart in [Cart::Spread, Cart::Hot] {
+            worst_past = worst_past.min(bench.cart(&shop, cart).await.0);
         }
         println!(
-            "{:<8} {:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
-            cart,
-            "HTTP",
-            run.rate(),
-            run.pct(0.50),
-            run.pct(0.99),
-            run.errors
+            "lowest HTTP / anchor: {worst:.2} new shop, {worst_past:.2} with {past} past sales"
         );
-        println!("{:<8} HTTP / pgbench = {:.2}", cart, run.rate() / pg_tps);
+    } else {
+        println!("lowest HTTP / anchor: {worst:.2}");
     }
     let stock: i64 = sqlx::query_scalar("SELECT min(stock)::int8 FROM products")
         .fetch_one(&mut conn)
@@ -134,7 +296,7 @@ async fn main() {
 }
 
 /// One round of HTTP checkouts: `CLIENTS` tills selling for `duration`.
-async fn http_round(base: &str, token: &str, hot: bool, duration: Duration) -> support::Run {
+async fn http_round(base: &str, token: &str, cart: Cart, duration: Duration) -> Run {
     let base = Arc::new(base.to_string());
     let token = Arc::new(token.to_string());
     let http = client();
@@ -142,21 +304,13 @@ async fn http_round(base: &str, token: &str, hot: bool, duration: Duration) -> s
     load(CLIENTS, duration, move |i| {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         async move {
-            let ids: [u32; 3] = if hot {
-                [1, 2, 3]
-            } else {
-                let r = fastrand(salt ^ i as u64);
-                [
-                    1 + (r % 333) as u32,
-                    334 + ((r >> 16) % 333) as u32,
-                    667 + ((r >> 32) % 334) as u32,
-                ]
-            };
+            let (a, b) = cart.draw(fastrand(salt ^ i as u64));
             let body = json!({
-                "items": ids.iter().map(|n| json!({"product_id": product_id(*n), "quantity": 1})).collect::<Vec<_>>(),
+                "items": [{"product_id": product_id(a), "quantity": 1},
+                          {"product_id": product_id(b), "quantity": 1}],
                 "customer_name": "Budi",
                 "payment_method": "cash",
-                "paid_amount": "5000",
+                "paid_amount": "50000",
             });
             let res = http
                 .post(format!("{base}/api/transactions"))
@@ -181,20 +335,17 @@ struct PgbenchResult {
     errors: u64,
 }
 
-/// Runs pgbench with the cart's script; latencies come from its per-
-/// transaction log.
+/// Runs pgbench with a script; latencies come from its per-transaction log.
 fn run_pgbench(
-    exe: &std::path::Path,
+    exe: &Path,
     url: &str,
-    cart: &str,
+    script: &Path,
     seconds: u64,
-    uid: &str,
-    response: &str,
+    vars: &[(&str, &str)],
 ) -> PgbenchResult {
-    let script = format!("{}/bench/checkout_{cart}.sql", env!("CARGO_MANIFEST_DIR"));
     let logdir = tempfile_dir();
-    let out = Command::new(exe)
-        .current_dir(&logdir)
+    let mut cmd = Command::new(exe);
+    cmd.current_dir(&logdir)
         .args([
             "-n",
             "-M",
@@ -204,21 +355,13 @@ fn run_pgbench(
             "-j",
             "2",
         ])
-        .args([
-            "-T",
-            &seconds.to_string(),
-            "-f",
-            &script,
-            "-l",
-            "--log-prefix=pgb",
-        ])
-        .arg("-D")
-        .arg(format!("uid={uid}"))
-        .arg("-D")
-        .arg(format!("response={response}"))
-        .arg(url)
-        .output()
-        .expect("run pgbench");
+        .args(["-T", &seconds.to_string(), "-l", "--log-prefix=pgb"])
+        .arg("-f")
+        .arg(script);
+    for (k, v) in vars {
+        cmd.arg("-D").arg(format!("{k}={v}"));
+    }
+    let out = cmd.arg(url).output().expect("run pgbench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -254,7 +397,7 @@ fn run_pgbench(
     }
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
+fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kasirgo-pgbench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -2,6 +2,8 @@
 //! it, staff tokens, and a bounded load loop that records latencies.
 #![allow(dead_code)]
 
+pub mod history;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,9 +1,9 @@
--- pgbench mirror of one checkout as lib/sales/checkout.rs runs it (BEGIN,
--- the sorted lock-and-read with its idempotency check, the one write
--- statement, COMMIT), for bench/checkout.rs to compare HTTP against.
+-- pgbench mirror of one checkout as lib/sales/checkout.rs runs it, for
+-- bench/checkout.rs to compare with HTTP (and with the anchor scripts in
+-- ../shared/perf). bench/checkout.rs puts the anchor script's own `\set a`
+-- and `\set b` lines (the cart: two distinct products, a < b) in front.
 -- Variables: uid (the cashier), response (a response-sized JSON document),
 -- set with -D; products are numbered 1..1000 with ids 00000000-...-<n>.
--- hot cart: the same 3 products in every sale.
 \set sid random(1, 9223372036854775806)
 BEGIN;
 SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
@@ -13,12 +13,12 @@ SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active,
 FROM products p
 CROSS JOIN store_settings s
 CROSS JOIN users u
-WHERE p.id = ANY(ARRAY[('00000000-0000-0000-0000-' || lpad(1::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(2::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(3::text, 12, '0'))::uuid]::uuid[]) AND p.deleted_at IS NULL AND u.id = :uid::uuid
+WHERE p.id = ANY(ARRAY[('00000000-0000-0000-0000-' || lpad(:a::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(:b::text, 12, '0'))::uuid]::uuid[]) AND p.deleted_at IS NULL AND u.id = :uid::uuid
 ORDER BY p.id
 FOR NO KEY UPDATE OF p;
 WITH taken AS (
     UPDATE products p SET stock = p.stock - w.qty
-    FROM unnest(ARRAY[('00000000-0000-0000-0000-' || lpad(1::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(2::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(3::text, 12, '0'))::uuid]::uuid[], ARRAY[1, 1, 1]::int[]) AS w(id, qty)
+    FROM unnest(ARRAY[('00000000-0000-0000-0000-' || lpad(:a::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(:b::text, 12, '0'))::uuid]::uuid[], ARRAY[1, 1]::int[]) AS w(id, qty)
     WHERE p.id = w.id
     RETURNING p.id, p.stock, w.qty
 ), seq AS (
@@ -42,7 +42,7 @@ WITH taken AS (
                || CASE WHEN no < 1 THEN NULL
                        WHEN no < 10000 THEN lpad(no::text, 4, '0')
                        ELSE no::text END,
-           :uid::uuid, 'Budi', '', 'dine_in', 'cash', 3000, 0, 0, 3000, 5000, 2000, now(), now()
+           :uid::uuid, 'Budi', '', 'dine_in', 'cash', 30000, 0, 0, 30000, 50000, 20000, now(), now()
     FROM numbered
     RETURNING id, transaction_no
 ), lines AS (
@@ -50,12 +50,12 @@ WITH taken AS (
                             unit_price, unit_cost, quantity, line_total, note)
     SELECT l.id, md5(:sid::text)::uuid, l.no, l.product_id, l.name, l.sku, l.price, l.cost, l.qty,
            l.total, l.note
-    FROM unnest(ARRAY[md5(:sid || '-1')::uuid, md5(:sid || '-2')::uuid, md5(:sid || '-3')::uuid],
-                ARRAY[1, 2, 3]::int[], ARRAY[('00000000-0000-0000-0000-' || lpad(1::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(2::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(3::text, 12, '0'))::uuid]::uuid[],
-                ARRAY['Product', 'Product', 'Product']::text[], ARRAY[NULL, NULL, NULL]::text[],
-                ARRAY[1000, 1000, 1000]::numeric[], ARRAY[400, 400, 400]::numeric[],
-                ARRAY[1, 1, 1]::int[], ARRAY[1000, 1000, 1000]::numeric[],
-                ARRAY['', '', '']::text[])
+    FROM unnest(ARRAY[md5(:sid || '-1')::uuid, md5(:sid || '-2')::uuid],
+                ARRAY[1, 2]::int[], ARRAY[('00000000-0000-0000-0000-' || lpad(:a::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(:b::text, 12, '0'))::uuid]::uuid[],
+                ARRAY['Product', 'Product']::text[], ARRAY[NULL, NULL]::text[],
+                ARRAY[15000, 15000]::numeric[], ARRAY[6000, 6000]::numeric[],
+                ARRAY[1, 1]::int[], ARRAY[15000, 15000]::numeric[],
+                ARRAY['', '']::text[])
          AS l(id, no, product_id, name, sku, price, cost, qty, total, note)
 ), ledger AS (
     INSERT INTO stock_movements (product_id, kind, delta, stock_after, reason,
