@@ -640,3 +640,129 @@ async fn a_failure_mid_transaction_leaves_no_partial_sale() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
+
+/// The cart is read without locks and the stock taken at the end, on the
+/// condition that nothing it was priced on changed. A price changed in
+/// between: the attempt writes nothing, and the sale is priced again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_changed_mid_checkout_is_priced_again_and_nothing_is_doubled() {
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    let a = stocked(&app, &manager, "1000", 5).await;
+    let b = stocked(&app, &manager, "2000", 5).await;
+    // A sale noted 'wait' stops inside its write, after the read, while
+    // the test holds advisory lock 4242.
+    sqlx::raw_sql(
+        "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.notes = 'wait' THEN
+             PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);
+         END IF; RETURN NEW; END $$;
+         CREATE TRIGGER hold BEFORE INSERT ON sales FOR EACH ROW EXECUTE FUNCTION hold();",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let mut gate = app.db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let sale = tokio::spawn(checkout_status(
+        app.app.clone(),
+        cashier.clone(),
+        json!({"items": [line(&a, 1), line(&b, 2)], "payment_method": "cash", "notes": "wait"}),
+        Some(uuid::Uuid::new_v4().to_string()),
+    ));
+    // Wait until the sale is inside its write.
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    sqlx::query("UPDATE products SET price = 1500 WHERE id = $1::uuid")
+        .bind(a["id"].as_str().unwrap())
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(4242)")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let (status, body) = sale.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["subtotal"], "5500.00", "the new price: {body}");
+    assert_eq!(body["items"][0]["unit_price"], "1500.00");
+    // One sale, its lines and ledger once, the stock taken once.
+    assert_eq!(count(&app, "sales").await, 1);
+    assert_eq!(count(&app, "sale_lines").await, 2);
+    assert_eq!(count(&app, "idempotency_keys").await, 1);
+    assert_eq!(count(&app, "stock_movements WHERE kind = 'sale'").await, 2);
+    assert_eq!(stock_of(&app, a["id"].as_str().unwrap()).await, 4);
+    assert_eq!(stock_of(&app, b["id"].as_str().unwrap()).await, 3);
+}
+
+/// The write itself refuses a cart priced on a catalog that has changed:
+/// SQLSTATE KG409, and nothing of the sale is left.
+#[tokio::test]
+async fn checkout_write_refuses_a_stale_cart_whole() {
+    let app = TestApp::new().await;
+    let (cashier_id, manager) = staff(&app, "manager").await;
+    let a = stocked(&app, &manager, "1000", 5).await;
+    let b = stocked(&app, &manager, "2000", 1).await;
+    let ids: Vec<uuid::Uuid> = [&a, &b]
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let (lo, hi) = if ids[0] < ids[1] {
+        (ids[0], ids[1])
+    } else {
+        (ids[1], ids[0])
+    };
+    // Each case: (price, cost, qty) of both products as the stale cart
+    // saw them; the real ones are 1000/0 and 2000/0 with stock 5 and 1.
+    let price_of = |id: uuid::Uuid| if id == ids[0] { 1000 } else { 2000 };
+    let stock = |id: uuid::Uuid| if id == ids[0] { 5 } else { 1 };
+    for (what, bump_price, bump_cost, extra_qty) in [
+        ("a price", 1, 0, 0),
+        ("a cost", 0, 1, 0),
+        ("more than the stock", 0, 0, 1),
+    ] {
+        let err = sqlx::query(
+            "SELECT * FROM checkout_write(gen_random_uuid(), $1, 'Asia/Jakarta', '', '', 'dine_in',
+                 'cash', 0, 0, 0, 0, 0, 0, now(), now(), 0, NULL, 'completed', NULL, NULL, NULL,
+                 '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',
+                 ARRAY[$2, $3]::uuid[], ARRAY[$4, $5]::int[], ARRAY[$6, $7]::numeric[],
+                 ARRAY[$8, $8]::numeric[], gen_random_uuid(), '\\x00', '{}')",
+        )
+        .bind(cashier_id)
+        .bind(lo)
+        .bind(hi)
+        .bind(stock(lo))
+        .bind(stock(hi) + extra_qty)
+        .bind(price_of(lo))
+        .bind(price_of(hi) + bump_price)
+        .bind(bump_cost)
+        .execute(&app.db.pool)
+        .await
+        .expect_err(what);
+        let code = err.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("KG409"), "{what}: {err}");
+        for table in [
+            "sales",
+            "idempotency_keys",
+            "stock_movements WHERE kind = 'sale'",
+        ] {
+            assert_eq!(count(&app, table).await, 0, "{what}: {table}");
+        }
+        assert_eq!(stock_of(&app, &lo.to_string()).await, stock(lo), "{what}");
+        assert_eq!(stock_of(&app, &hi.to_string()).await, stock(hi), "{what}");
+    }
+}

@@ -299,9 +299,22 @@ pub async fn checkout(
     }
 }
 
+/// How many times a sale is priced again when its products changed
+/// between the read and the write (a price edit, a sale taking the last
+/// units, a shift closed) before the till is told to try again.
+const MAX_ATTEMPTS: u32 = 8;
+
 /// One sale, or `Ok(None)` when a sale under the same idempotency key was
-/// committed first: seen by the lock-and-read (no extra round trip before
-/// it), or by the key's primary key when both attempts ran at once.
+/// committed first: seen by the read (no extra round trip before it), or by
+/// the key's primary key when both attempts ran at once.
+///
+/// Two round trips for a plain sale: an unlocked read of the cart's
+/// products, the store and the cashier, then one statement
+/// (`checkout_write`, migration 16) that writes the sale in autocommit and
+/// takes the stock last, on the condition that nothing it was priced on
+/// has changed; if something has (SQLSTATE KG409), it is read and priced
+/// again. A sale with a customer or a payment to collect writes those in
+/// the same transaction.
 async fn sell(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -316,7 +329,7 @@ async fn sell(
     let now = Utc::now();
     let checked = check(req, now)?;
 
-    // Units wanted per product; BTreeMap: locks are taken in id order.
+    // Units wanted per product, in id order (the order stock is taken in).
     let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
     for (id, qty, _) in &checked.lines {
         *wanted.entry(*id).or_default() += i64::from(*qty);
@@ -324,12 +337,9 @@ async fn sell(
     let ids: Vec<Uuid> = wanted.keys().copied().collect();
 
     let mut attempt = 0;
+    let mut expired_once = false;
     loop {
         attempt += 1;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        // Lock every product of the cart, in id order, so that carts sharing
-        // products queue instead of deadlocking; read prices and stock, and
-        // whether this key already has a sale.
         let rows = sqlx::query_as!(
             ProductRow,
             r#"SELECT p.id, p.name, p.sku, p.price, p.cost, p.stock, p.is_active, p.needs_preparation,
@@ -339,22 +349,18 @@ async fn sell(
                       u.username AS "username!", u.full_name AS "full_name!",
                       EXISTS (SELECT 1 FROM idempotency_keys k
                               WHERE k.user_id = $2 AND k.key = $3) AS "sold!",
-                      -- The seller's open shift, held against a close
-                      -- until this sale commits (lib/shifts).
                       (SELECT sh.id FROM shifts sh
-                       WHERE sh.cashier_id = $2 AND sh.closed_at IS NULL
-                       FOR SHARE) AS "shift_id?"
+                       WHERE sh.cashier_id = $2 AND sh.closed_at IS NULL) AS "shift_id?"
                FROM products p
                CROSS JOIN store_settings s
                CROSS JOIN users u
                WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND u.id = $2
-               ORDER BY p.id
-               FOR NO KEY UPDATE OF p"#,
+               ORDER BY p.id"#,
             &ids,
             user_id,
             idempotency.map(|i| i.key) as Option<Uuid>,
         )
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         if rows.first().is_some_and(|r| r.sold) {
             return Ok(None);
@@ -363,8 +369,8 @@ async fn sell(
         let priced = match price(req, &checked, &wanted, &found) {
             // Stock held by sales whose payment window has closed comes
             // back once they are expired: try once more after that.
-            Err(e) if is_short(&e) && attempt == 1 && req.collect.is_none() => {
-                drop(tx);
+            Err(e) if is_short(&e) && !expired_once && req.collect.is_none() => {
+                expired_once = true;
                 if payments::expire_overdue_on(conn, payments::CATCH_UP_LIMIT).await? > 0 {
                     continue;
                 }
@@ -385,13 +391,6 @@ async fn sell(
                 extra: Default::default(),
             });
         }
-        let customer_id = crate::customers::for_sale(
-            &mut tx,
-            req.customer_id,
-            checked.customer_phone.as_deref(),
-            &checked.customer_name,
-        )
-        .await?;
         let waiting = req.collect.is_some();
         // A pending sale goes to the kitchen once paid (pending::settle).
         let preparation = if waiting { None } else { preparation };
@@ -429,139 +428,60 @@ async fn sell(
             created_at: now,
             pending_until,
             settled_at: None,
-            customer_id,
+            customer_id: None,
             shift_id: first.shift_id,
             items: lines,
             refunds: None,
             payment: None,
         };
-        let unit_costs: Vec<Decimal> = sale
-            .items
-            .iter()
-            .map(|l| found[&l.product_id].cost)
-            .collect();
-        let result = sqlx::query!(
-            r#"WITH taken AS (
-                   UPDATE products p SET stock = p.stock - w.qty
-                   FROM unnest($1::uuid[], $2::int[]) AS w(id, qty)
-                   WHERE p.id = w.id
-                   RETURNING p.id, p.stock, w.qty
-               ), seq AS (
-                   SELECT nextval('sale_number_seq') AS n,
-                          (now() AT TIME ZONE $3::text)::date AS day
-               ), new_day AS (
-                   INSERT INTO sale_days (day, first_seq) SELECT day, n FROM seq
-                   ON CONFLICT (day) DO NOTHING
-                   RETURNING first_seq
-               ), numbered AS (
-                   SELECT seq.day,
-                          seq.n - COALESCE((SELECT first_seq FROM new_day),
-                                           (SELECT first_seq FROM sale_days d WHERE d.day = seq.day)) + 1
-                          AS no
-                   FROM seq
-               ), sale AS (
-                   INSERT INTO sales (id, transaction_no, cashier_id, customer_name, notes,
-                                      order_type, payment_method, subtotal, discount, tax, total,
-                                      paid_amount, change_amount, occurred_at, created_at,
-                                      takeaway_charge, preparation, status, pending_until,
-                                      customer_id, shift_id)
-                   SELECT $4, 'TRX-' || to_char(day, 'YYYYMMDD') || '-'
-                              || CASE WHEN no < 1 THEN NULL
-                                      WHEN no < 10000 THEN lpad(no::text, 4, '0')
-                                      ELSE no::text END,
-                          $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $31, $32,
-                          $33, $34, $35, $36
-                   FROM numbered
-                   RETURNING id, transaction_no, int_id
-               ), lines AS (
-                   INSERT INTO sale_lines (id, sale_id, line_no, product_id, product_name, sku,
-                                           unit_price, unit_cost, quantity, line_total, note)
-                   SELECT l.id, $4, l.no, l.product_id, l.name, l.sku, l.price, l.cost, l.qty,
-                          l.total, l.note
-                   FROM unnest($18::uuid[], $19::int[], $20::uuid[], $21::text[], $22::text[],
-                               $23::numeric[], $24::numeric[], $25::int[], $26::numeric[],
-                               $27::text[])
-                        AS l(id, no, product_id, name, sku, price, cost, qty, total, note)
-               ), ledger AS (
-                   INSERT INTO stock_movements (product_id, kind, delta, stock_after, reason,
-                                                user_id, sale_id)
-                   SELECT taken.id, 'sale', -taken.qty, taken.stock, sale.transaction_no, $5, $4
-                   FROM taken, sale
-               ), remembered AS (
-                   INSERT INTO idempotency_keys (user_id, key, request_hash, sale_id, response)
-                   SELECT $5, $28, $29, $4,
-                          jsonb_set(jsonb_set($30::jsonb, '{transaction_no}',
-                                              to_jsonb(sale.transaction_no)),
-                                    '{int_id}', to_jsonb(sale.int_id))
-                   FROM sale
-                   WHERE $28::uuid IS NOT NULL
-               )
-               SELECT transaction_no AS "transaction_no!", int_id AS "int_id!" FROM sale"#,
-            &wanted.keys().copied().collect::<Vec<_>>(),
-            &wanted.values().map(|q| *q as i32).collect::<Vec<_>>(),
-            first.timezone,
-            sale_id,
-            user_id,
-            sale.customer_name,
-            sale.notes,
-            sale.order_type.as_str(),
-            sale.payment_method.as_str(),
-            t.subtotal,
-            t.discount,
-            t.tax,
-            t.total,
-            t.paid,
-            t.change,
-            sale.occurred_at,
-            sale.created_at,
-            &sale.items.iter().map(|l| l.id).collect::<Vec<_>>(),
-            &(1..=sale.items.len() as i32).collect::<Vec<_>>(),
-            &sale.items.iter().map(|l| l.product_id).collect::<Vec<_>>(),
-            &sale.items.iter().map(|l| l.product_name.clone()).collect::<Vec<_>>(),
-            &sale.items.iter().map(|l| l.sku.clone()).collect::<Vec<Option<String>>>() as &[Option<String>],
-            &sale.items.iter().map(|l| l.unit_price.amount()).collect::<Vec<_>>(),
-            &unit_costs,
-            &sale.items.iter().map(|l| l.quantity).collect::<Vec<_>>(),
-            &sale.items.iter().map(|l| l.line_total.amount()).collect::<Vec<_>>(),
-            &sale.items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
+        let write = Write {
+            timezone: &first.timezone,
+            wanted: &wanted,
+            found: &found,
             // A pending sale's answer includes its payment: remembered
-            // below, once the payment is written.
-            idempotency.filter(|_| !waiting).map(|i| i.key),
-            idempotency.filter(|_| !waiting).map(|i| i.hash.clone()),
-            // The answer a retry replays, written straight from the sale.
-            sqlx::types::Json(&sale) as _,
-            t.takeaway_charge,
-            sale.preparation.map(Preparation::as_str),
-            sale.status,
-            pending_until,
-            customer_id,
-            first.shift_id,
-        )
-        .fetch_one(&mut *tx)
-        .await;
-
-        let result = match (result, &req.collect) {
-            (Ok(numbered), Some(collect)) => {
-                sale.transaction_no = numbered.transaction_no.clone();
-                sale.int_id = numbered.int_id;
-                let expires_at =
-                    pending_until.expect("a pending sale has a window") - collect.grace();
-                sale.payment =
-                    Some(payments::record(&mut tx, sale_id, collect, t.paid, expires_at).await?);
-                match idempotency {
-                    Some(key) => remember(&mut tx, user_id, key, sale_id, &sale)
-                        .await
-                        .map(|()| numbered),
-                    None => Ok(numbered),
+            // once the payment is written.
+            idempotency: idempotency.filter(|_| !waiting),
+        };
+        // A customer or a payment is written with the sale, in one
+        // transaction; a plain sale is the one statement.
+        let result = if req.customer_id.is_none() && checked.customer_phone.is_none() && !waiting {
+            write.run(&mut *conn, &sale).await
+        } else {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sale.customer_id = crate::customers::for_sale(
+                &mut tx,
+                req.customer_id,
+                checked.customer_phone.as_deref(),
+                &checked.customer_name,
+            )
+            .await?;
+            match write.run(&mut tx, &sale).await {
+                Ok(numbered) => {
+                    sale.transaction_no = numbered.0.clone();
+                    sale.int_id = numbered.1;
+                    let mut remembered = Ok(());
+                    if let Some(collect) = &req.collect {
+                        let expires_at =
+                            pending_until.expect("a pending sale has a window") - collect.grace();
+                        sale.payment = Some(
+                            payments::record(&mut tx, sale_id, collect, t.paid, expires_at).await?,
+                        );
+                        if let Some(key) = idempotency {
+                            remembered = remember(&mut tx, user_id, key, sale_id, &sale).await;
+                        }
+                    }
+                    match remembered {
+                        Ok(()) => tx.commit().await.map(|()| numbered),
+                        Err(e) => Err(e),
+                    }
                 }
+                Err(e) => Err(e),
             }
-            (result, _) => result,
         };
         match result {
-            Ok(numbered) => {
-                tx.commit().await?;
-                sale.transaction_no = numbered.transaction_no;
-                sale.int_id = numbered.int_id;
+            Ok((transaction_no, int_id)) => {
+                sale.transaction_no = transaction_no;
+                sale.int_id = int_id;
                 return Ok(Some(Box::new(sale)));
             }
             // A concurrent attempt with the same key committed first: this
@@ -569,20 +489,109 @@ async fn sell(
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("idempotency_keys_pkey") => {
                 return Ok(None);
             }
-            // The first sale of a new day raced another for the day's base
-            // number: the loser retries once the base exists.
-            Err(sqlx::Error::Database(e))
-                if e.code().as_deref() == Some("23502") && attempt < 3 =>
-            {
-                drop(tx);
-                continue;
+            // Something the sale was priced on changed since the read:
+            // nothing was written; read and price it again.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(CATALOG_CHANGED) => {
+                if attempt < MAX_ATTEMPTS {
+                    continue;
+                }
+                return Err(ApiError::ConflictWith {
+                    code: "catalog_changed",
+                    detail: "The products of this sale kept changing while it was rung up; nothing was sold. Try again.".into(),
+                    extra: Default::default(),
+                });
             }
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// The lock-and-read's row: a product of the cart, with what the sale
+/// The SQLSTATE `checkout_write` raises when the cart's products (price,
+/// cost, for sale, stock) or the cashier's open shift changed since the
+/// read.
+const CATALOG_CHANGED: &str = "KG409";
+
+/// One call of `checkout_write` (migration 16): a sale, its lines, its
+/// idempotency record, the stock taken and the ledger, in one statement.
+#[derive(Clone, Copy)]
+struct Write<'a> {
+    timezone: &'a str,
+    wanted: &'a BTreeMap<Uuid, i64>,
+    found: &'a BTreeMap<Uuid, &'a ProductRow>,
+    idempotency: Option<&'a Idempotency>,
+}
+
+impl Write<'_> {
+    /// The sale's number and int_id.
+    async fn run(self, conn: &mut PgConnection, sale: &Sale) -> sqlx::Result<(String, i64)> {
+        let items = &sale.items;
+        let products: Vec<&ProductRow> = self.wanted.keys().map(|id| self.found[id]).collect();
+        let row = sqlx::query!(
+            r#"SELECT transaction_no AS "transaction_no!", int_id AS "int_id!"
+               FROM checkout_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                   $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+                                   $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)"#,
+            sale.id,
+            sale.cashier.id,
+            self.timezone,
+            sale.customer_name,
+            sale.notes,
+            sale.order_type.as_str(),
+            sale.payment_method.as_str(),
+            sale.subtotal.amount(),
+            sale.discount.amount(),
+            sale.tax.amount(),
+            sale.total.amount(),
+            sale.paid_amount.amount(),
+            sale.change_amount.amount(),
+            sale.occurred_at,
+            sale.created_at,
+            sale.takeaway_charge.amount(),
+            sale.preparation.map(Preparation::as_str),
+            sale.status,
+            sale.pending_until,
+            sale.customer_id,
+            sale.shift_id,
+            &items.iter().map(|l| l.id).collect::<Vec<_>>(),
+            &items.iter().map(|l| l.product_id).collect::<Vec<_>>(),
+            &items
+                .iter()
+                .map(|l| l.product_name.clone())
+                .collect::<Vec<_>>(),
+            &items
+                .iter()
+                .map(|l| l.sku.clone())
+                .collect::<Vec<Option<String>>>() as &[Option<String>],
+            &items
+                .iter()
+                .map(|l| l.unit_price.amount())
+                .collect::<Vec<_>>(),
+            &items
+                .iter()
+                .map(|l| self.found[&l.product_id].cost)
+                .collect::<Vec<_>>(),
+            &items.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            &items
+                .iter()
+                .map(|l| l.line_total.amount())
+                .collect::<Vec<_>>(),
+            &items.iter().map(|l| l.note.clone()).collect::<Vec<_>>(),
+            &self.wanted.keys().copied().collect::<Vec<_>>(),
+            &self.wanted.values().map(|q| *q as i32).collect::<Vec<_>>(),
+            &products.iter().map(|p| p.price).collect::<Vec<_>>(),
+            &products.iter().map(|p| p.cost).collect::<Vec<_>>(),
+            self.idempotency.map(|i| i.key),
+            self.idempotency.map(|i| i.hash.clone()),
+            // The answer a retry replays, written straight from the sale.
+            sqlx::types::Json(sale) as _,
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok((row.transaction_no, row.int_id))
+    }
+}
+
+/// The read's row: a product of the cart, with what the sale
 /// needs of the store and the cashier.
 struct ProductRow {
     id: Uuid,
