@@ -13,6 +13,11 @@
 //! again after writing `HISTORY` past sales (default 1,000,000, by
 //! bench/search's generator; `HISTORY=0` skips it).
 //!
+//! The HTTP load comes from wrk (`bench/checkout.lua`, C like pgbench)
+//! when it is on the PATH, else (or with `BENCH_CLIENT=reqwest`) from
+//! reqwest tills in this process, which cost the 2-core machine about
+//! 0.1 ms of CPU per sale that the server then lacks.
+//!
 //! `cargo run --release --example bench-checkout` (`ROUNDS=3` rounds of
 //! `BENCH_SECONDS=5` per side; `KASIRGO_PERF_DIR` if the anchor scripts are
 //! not in `../shared/perf`).
@@ -102,6 +107,13 @@ impl Side {
         self.errors += r.errors as u64;
     }
 
+    fn add_wrk(&mut self, r: WrkResult) {
+        self.sales += r.sales as f64;
+        self.seconds += r.seconds;
+        self.latencies.extend(r.latencies);
+        self.errors += r.errors;
+    }
+
     fn row(&mut self, shop: &str, cart: Cart, via: &str) {
         self.latencies.sort_unstable();
         println!(
@@ -127,6 +139,9 @@ struct Bench {
     perf: PathBuf,
     seconds: u64,
     rounds: u64,
+    /// wrk, when on the PATH (`BENCH_CLIENT=reqwest` to use the tills in
+    /// this process instead).
+    wrk: Option<PathBuf>,
 }
 
 impl Bench {
@@ -167,15 +182,20 @@ impl Bench {
             ];
             let r = run_pgbench(&self.pgbench, &self.url, &own_script, self.seconds, &vars);
             own.add_pgbench(r, self.seconds);
-            http.add_http(
-                http_round(
-                    &self.base,
-                    &self.token,
-                    cart,
-                    Duration::from_secs(self.seconds),
-                )
-                .await,
-            );
+            match &self.wrk {
+                Some(wrk) => {
+                    http.add_wrk(wrk_round(wrk, &self.base, &self.token, cart, self.seconds))
+                }
+                None => http.add_http(
+                    http_round(
+                        &self.base,
+                        &self.token,
+                        cart,
+                        Duration::from_secs(self.seconds),
+                    )
+                    .await,
+                ),
+            }
         }
         let _ = std::fs::remove_file(own_script);
         anchor.row(shop, cart, "anchor");
@@ -252,10 +272,15 @@ async fn main() {
         perf,
         seconds,
         rounds,
+        wrk: find_wrk(),
     };
 
     println!(
-        "checkout, {CLIENTS} clients, 2-item carts, {rounds} alternating rounds of {seconds} s per side, 2-core machine:"
+        "checkout, {CLIENTS} clients, 2-item carts, {rounds} alternating rounds of {seconds} s per side, 2-core machine; HTTP load from {}:",
+        match &bench.wrk {
+            Some(_) => "wrk (bench/checkout.lua)",
+            None => "reqwest tills in this process",
+        }
     );
     println!(
         "{:<10} {:<7} {:<8} {:>9} {:>8} {:>8} {:>7}",
@@ -327,6 +352,81 @@ async fn http_round(base: &str, token: &str, cart: Cart, duration: Duration) -> 
         }
     })
     .await
+}
+
+struct WrkResult {
+    sales: u64,
+    seconds: f64,
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+/// wrk on PATH, unless `BENCH_CLIENT=reqwest`.
+fn find_wrk() -> Option<PathBuf> {
+    if std::env::var("BENCH_CLIENT").as_deref() == Ok("reqwest") {
+        return None;
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("wrk"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// One round of HTTP checkouts by wrk (`bench/checkout.lua`): `CLIENTS`
+/// connections on 2 threads, as pgbench runs (`-c 8 -j 2`).
+fn wrk_round(wrk: &Path, base: &str, token: &str, cart: Cart, seconds: u64) -> WrkResult {
+    let products = match cart {
+        Cart::Spread => 1000,
+        Cart::Hot => 3,
+    };
+    let out = Command::new(wrk)
+        .args(["-t", "2", "-c", &CLIENTS.to_string()])
+        .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
+        .arg(format!("{}/bench/checkout.lua", env!("CARGO_MANIFEST_DIR")))
+        .arg(base)
+        .env("KASIRGO_TOKEN", token)
+        .env("KASIRGO_PRODUCTS", products.to_string())
+        .output()
+        .expect("run wrk");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wrk failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut requests, mut errors, mut micros) = (None, None, None);
+    let mut latencies = Vec::new();
+    for line in stdout.lines().filter_map(|l| l.strip_prefix("KASIRGO ")) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["errors", e, "requests", r, "duration_us", d] => {
+                errors = e.parse::<u64>().ok();
+                requests = r.parse::<u64>().ok();
+                micros = d.parse::<u64>().ok();
+            }
+            ["quantile", us] => latencies.push(Duration::from_micros(us.parse().unwrap())),
+            _ => panic!("unexpected wrk output: {line}"),
+        }
+    }
+    let (requests, errors, micros) = (
+        requests.expect("wrk's summary"),
+        errors.expect("wrk's summary"),
+        micros.expect("wrk's summary"),
+    );
+    assert_eq!(latencies.len(), 400, "wrk's quantiles");
+    // Each quantile stands for a 400th of the round's answers, so rounds
+    // pool by their weight.
+    let latencies = latencies
+        .iter()
+        .flat_map(|l| std::iter::repeat_n(*l, (requests as usize).div_ceil(400)))
+        .collect();
+    WrkResult {
+        sales: requests.saturating_sub(errors),
+        seconds: micros as f64 / 1e6,
+        latencies,
+        errors,
+    }
 }
 
 struct PgbenchResult {
