@@ -1,12 +1,14 @@
-//! Checkout: the heart of the till. One database transaction prices every
-//! line from the database, takes the stock of every line (all or none),
-//! numbers the sale, writes the ledger, the header, the lines and the
-//! idempotency record.
+//! Checkout: the heart of the till. Every line is priced from the
+//! database; one statement (`checkout_write`, migration 16) takes the stock
+//! of every line (all or none), numbers the sale, writes the ledger, the
+//! header, the lines and the idempotency record.
 //!
-//! Round trips are few on purpose (BEGIN, lock-and-read, one write
-//! statement, COMMIT): every one costs CPU on both ends, and both ends share
-//! the machine with every other checkout. So a retry is recognised by the
-//! lock-and-read itself, not by a lookup of its own before every sale.
+//! Round trips are few on purpose (an unlocked read, then that statement in
+//! autocommit): every one costs CPU on both ends, and both ends share the
+//! machine with every other checkout. So a retry is recognised by the read
+//! itself, not by a lookup of its own before every sale. Product row locks
+//! are taken last, inside the statement, so a hot product is held only
+//! from its decrement to the commit, not while the server prices the cart.
 
 use std::collections::BTreeMap;
 
