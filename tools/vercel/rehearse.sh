@@ -63,5 +63,5 @@ echo "rehearse: vercel build took $((end - start)) s"
 
 python3 "$here/check_output.py" "$work"
 python3 "$here/invoke.py" "$work/.vercel/output/functions/api/docs.func" \
-  /api/openapi.json
+  /api/openapi.json /api/docs
 echo "rehearse: all checks passed (build $((end - start)) s)"
