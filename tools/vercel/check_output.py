@@ -133,7 +133,12 @@ def main():
                 want.update({k: values[k] for k in ("memory", "maxDuration") if k in values})
         for key, value in want.items():
             check(vc.get(key) == value, f"{file}: .vc-config.json {key} = {vc.get(key)!r}, want {value!r}")
-        exe = os.path.join(func, vc.get("handler", ""))
+        # A local `vercel build` leaves the binary where cargo put it and
+        # names it in filePathMap (relative to the project root); the
+        # deploy uploads it as the function's `handler` file.
+        handler = vc.get("handler", "")
+        mapped = vc.get("filePathMap", {}).get(handler)
+        exe = os.path.join(root, mapped) if mapped else os.path.join(func, handler)
         if not check(os.path.isfile(exe) and os.access(exe, os.X_OK), f"{file}: {exe} is not an executable file"):
             continue
         with open(exe, "rb") as f:
@@ -141,11 +146,11 @@ def main():
         bin_name = bins.get(file)
         if check(bin_name is not None, f"{file}: no [[bin]] in Cargo.toml"):
             built = os.path.join(target, "release", bin_name)
-            check(os.path.isfile(built) and sha256(built) == sha256(exe),
-                  f"{file}: its executable is not {built}")
+            check(os.path.realpath(exe) == os.path.realpath(built),
+                  f"{file}: its executable is {exe}, not the release binary {built}")
         sizes[file] = os.path.getsize(exe)
         hashes.setdefault(sha256(exe), []).append(file)
-        extra = sorted(set(os.listdir(func)) - {".vc-config.json", vc.get("handler")})
+        extra = sorted(set(os.listdir(func)) - {".vc-config.json", handler})
         check(not extra, f"{file}: unexpected files in the function: {extra}")
     for files in hashes.values():
         check(len(files) == 1, f"identical executables: {files}")

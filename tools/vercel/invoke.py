@@ -7,7 +7,8 @@
 What the host side does, read from vercel_runtime 2.4.1 (src/lib.rs,
 src/ipc_utils.rs, src/ipc/core.rs): the platform listens on a Unix socket
 and passes its path in VERCEL_IPC_PATH; the executable (the .vc-config.json
-`handler`, run from the function's own directory) binds 127.0.0.1:<port>
+`handler`, run from a directory holding just the function's files, as
+the deploy bundles them) binds 127.0.0.1:<port>
 and announces `{"type":"server-started","payload":{"httpPort":...}}` on the
 socket, each message JSON ended by a NUL byte. Each request then arrives
 over HTTP with `x-vercel-internal-invocation-id` and
@@ -26,6 +27,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,11 +80,31 @@ def main():
     func, paths = sys.argv[1], sys.argv[2:]
     with open(os.path.join(func, ".vc-config.json")) as f:
         config = json.load(f)
-    executable = os.path.join(func, config["handler"])
-    if not os.access(executable, os.X_OK):
-        fail(f"{executable} is not executable")
+    # The function as deployed: its directory with the handler file in it.
+    # A local `vercel build` leaves the binary in cargo's target directory
+    # and names it in filePathMap, relative to the project root (the
+    # directory holding .vercel/); the deploy uploads it as `handler`.
+    func = os.path.abspath(func)
+    root = func
+    while os.path.basename(root) != ".vercel":
+        root = os.path.dirname(root)
+        if root == "/":
+            fail(f"{func} is not under a .vercel/output")
+    root = os.path.dirname(root)
+    handler = config["handler"]
+    mapped = config.get("filePathMap", {}).get(handler)
+    source = os.path.join(root, mapped) if mapped else os.path.join(func, handler)
+    if not os.access(source, os.X_OK):
+        fail(f"{source} is not executable")
 
     tmp = tempfile.mkdtemp(prefix="kasirgo-ipc-")
+    bundle = os.path.join(tmp, "task")
+    os.mkdir(bundle)
+    for name in os.listdir(func):
+        if name != ".vc-config.json":
+            shutil.copy2(os.path.join(func, name), bundle)
+    executable = os.path.join(bundle, handler)
+    shutil.copy2(source, executable)
     ipc_path = os.path.join(tmp, "ipc.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(ipc_path)
@@ -103,7 +125,7 @@ def main():
     started = time.monotonic()
     child = subprocess.Popen(
         [os.path.abspath(executable)],
-        cwd=func,
+        cwd=bundle,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -119,7 +141,7 @@ def main():
         fail(f"expected a server-started message, got {msg!r}", child)
     port = msg["payload"]["httpPort"]
     ready_ms = (time.monotonic() - started) * 1000
-    print(f"invoke: {config['handler']} started, listening on {port}, "
+    print(f"invoke: {handler} ({os.path.getsize(executable)} bytes) started, listening on {port}, "
           f"server-started after {ready_ms:.0f} ms")
 
     for n, path in enumerate(paths, start=1):
@@ -177,8 +199,7 @@ def main():
         fail(f"exit status {code} after SIGTERM", child)
     conn.close()
     server.close()
-    os.unlink(ipc_path)
-    os.rmdir(tmp)
+    shutil.rmtree(tmp)
     print("invoke: exited 0 on SIGTERM")
 
 
