@@ -2,7 +2,7 @@
 """Start one built function the way Vercel's runtime starts a
 `vercel_runtime` 2.x executable, and invoke it.
 
-    invoke.py <.vercel/output/functions/api/X.func> <path> [<path>...]
+    invoke.py <.vercel/output/functions/api/X.func> <path>[=<status>] ...
 
 What the host side does, read from vercel_runtime 2.4.1 (src/lib.rs,
 src/ipc_utils.rs, src/ipc/core.rs): the platform listens on a Unix socket
@@ -16,8 +16,9 @@ over HTTP with `x-vercel-internal-invocation-id` and
 `{"type":"end","payload":{"context":{...}}}` when that invocation is done.
 SIGTERM ends the process, which must exit 0.
 
-Each path must answer 200 with the Content-Type its suffix implies
-(`.json` or /api/openapi.json: JSON that parses; otherwise anything), and
+Each path must answer its status (200 unless `=<status>` is given); a
+path ending in `.json`, and any non-200 answer, must be JSON that parses
+(KasirGo's errors are JSON); /api/openapi.json an OpenAPI 3 document; and
 each invocation must end on the socket. No database is needed for the docs
 function; DATABASE_URL points at a closed port so a query would fail.
 Python 3 standard library only.
@@ -144,7 +145,9 @@ def main():
     print(f"invoke: {handler} ({os.path.getsize(executable)} bytes) started, listening on {port}, "
           f"server-started after {ready_ms:.0f} ms")
 
-    for n, path in enumerate(paths, start=1):
+    for n, spec in enumerate(paths, start=1):
+        path, _, status = spec.partition("=")
+        status = int(status or 200)
         invocation = f"rehearsal-{n}"
         t0 = time.monotonic()
         http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
@@ -158,9 +161,10 @@ def main():
         body = resp.read()
         ms = (time.monotonic() - t0) * 1000
         ctype = resp.getheader("content-type", "")
-        if resp.status != 200:
-            fail(f"GET {path}: {resp.status} {body[:300]!r}", child)
-        if path.endswith(".json"):
+        if resp.status != status:
+            fail(f"GET {path}: {resp.status}, want {status}: {body[:300]!r}", child)
+        extra = ""
+        if path.endswith(".json") or status != 200:
             if not ctype.startswith("application/json"):
                 fail(f"GET {path}: content-type {ctype!r}", child)
             doc = json.loads(body)
@@ -170,10 +174,8 @@ def main():
                 if not doc.get("paths"):
                     fail(f"GET {path}: the document lists no paths", child)
                 extra = f", OpenAPI {doc['openapi']} with {len(doc['paths'])} paths"
-            else:
-                extra = ""
-        else:
-            extra = ""
+            elif status != 200:
+                extra = f", {json.dumps(doc)[:120]}"
         print(f"invoke: GET {path} -> {resp.status} {ctype}, "
               f"{len(body)} bytes in {ms:.0f} ms{extra}")
         deadline = time.monotonic() + TIMEOUT
