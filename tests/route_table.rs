@@ -192,3 +192,16 @@ fn vercel_json_rewrites_match_the_route_table() {
         );
     }
 }
+
+#[test]
+fn cargo_config_keeps_the_build_table_vercel_rust_needs() {
+    // @vercel/rust 20.0.0 reads `.cargo/config.toml`'s `build.target`
+    // without checking that `[build]` exists: without the table every
+    // function's build fails on Vercel (found by the deploy rehearsal).
+    let path = root().join(".cargo/config.toml");
+    let config: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(
+        config.get("build").is_some_and(toml::Value::is_table),
+        ".cargo/config.toml must keep a [build] table (an empty one is enough) for @vercel/rust"
+    );
+}
