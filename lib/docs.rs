@@ -63,7 +63,96 @@ fn build() -> OpenApi {
         "bearer",
         Vec::<String>::new(),
     )]);
-    doc
+    let mut value = serde_json::to_value(&doc).expect("the document serialises");
+    complete_statuses(&mut value);
+    serde_json::from_value(value).expect("the completed document reads back")
+}
+
+/// The statuses the shared machinery answers, added to every operation it
+/// stands in front of, so no handler's list can forget them: 401 from the
+/// bearer check on every operation behind a login, 404 from a path
+/// parameter that names nothing (`IdPath` answers 404 for a malformed id
+/// too), 400 from a query string or a request header the handler reads
+/// (`Query`, `If-Match`, `Idempotency-Key`), and 400 `invalid_json` /
+/// `validation_failed`, 413 and 415 from the body extractors (`Json`,
+/// `read_body`, multipart). Each is the error envelope of the operation's
+/// surface (`/api/v0` has `message` too).
+fn complete_statuses(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let envelope = if path.starts_with("/api/v0/") {
+            "V0ErrorBody"
+        } else {
+            "ErrorBody"
+        };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let public = op
+                .get("security")
+                .and_then(|s| s.as_array())
+                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|r| r.is_empty())));
+            let params: Vec<String> = op
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.get("in").and_then(|i| i.as_str()).map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // A header is text on the wire: `null` is no value it can take.
+            if let Some(ps) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                for p in ps.iter_mut().filter(|p| p["in"] == "header") {
+                    if let Some(types) = p["schema"]["type"].as_array_mut() {
+                        types.retain(|t| t != "null");
+                        if types.len() == 1 {
+                            p["schema"]["type"] = types[0].clone();
+                        }
+                    }
+                }
+            }
+            let has_body = op.get("requestBody").is_some();
+            let mut add = Vec::new();
+            if !public {
+                add.push(("401", "Not logged in, or the access token is not valid."));
+            }
+            if params.iter().any(|p| p == "path") {
+                add.push(("404", "Nothing with that id (or not one of yours)."));
+            }
+            if has_body || params.iter().any(|p| p == "query" || p == "header") {
+                add.push(("400", "The request is not valid; `fields` names what."));
+            }
+            if has_body {
+                add.push(("413", "The request body is too large."));
+                add.push(("415", "The request body is not of a type this operation takes."));
+            }
+            let responses = op
+                .as_object_mut()
+                .expect("an operation is an object")
+                .entry("responses")
+                .or_insert_with(|| serde_json::json!({}));
+            let responses = responses.as_object_mut().expect("responses is an object");
+            for (status, description) in add {
+                responses.entry(status).or_insert_with(|| error_response(envelope, description));
+            }
+        }
+    }
+}
+
+const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn error_response(envelope: &str, description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{envelope}")}}}
+    })
 }
 
 const DESCRIPTION: &str = "Point-of-sale backend for KasirGo terminals.\n\n\

@@ -40,8 +40,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[schema(example = "owner")]
+    #[schema(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", max_length = 1024)]
     pub username: String,
     #[schema(example = "kasirgo-demo")]
+    #[schema(pattern = r"^[^\u0000]+$", max_length = 1024)]
     pub password: String,
 }
 
@@ -54,11 +56,13 @@ pub struct LoginResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 4096)]
     pub refresh: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
+    #[schema(min_length = 1, max_length = 4096)]
     pub token: String,
 }
 

@@ -24,8 +24,10 @@ const MAX_CURSOR_LEN: usize = 1024;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Rows per page, 1-200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (base64url, as given).
+    #[param(pattern = r"^[A-Za-z0-9_-]{0,1024}$")]
     pub cursor: Option<String>,
 }
 

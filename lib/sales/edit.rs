@@ -15,7 +15,9 @@ use crate::validate::Check;
 #[serde(deny_unknown_fields)]
 pub struct SalePatch {
     #[schema(example = "Budi")]
+    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 200)]
     pub customer_name: Option<String>,
+    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 1000)]
     pub notes: Option<String>,
     /// Only `completed`: the kitchen has prepared the sale. Marking a sale
     /// that is already done again changes nothing (two kitchen screens may

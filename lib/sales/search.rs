@@ -35,9 +35,9 @@ pub struct SaleFilter {
     pub stage: Option<String>,
     pub payment_method: Option<PaymentMethod>,
     pub cashier_id: Option<Uuid>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub min_total: Option<Money>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub max_total: Option<Money>,
 }
 

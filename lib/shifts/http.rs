@@ -43,6 +43,7 @@ fn actor<R>(auth: &Auth<R>) -> Actor {
 #[into_params(parameter_in = Query)]
 pub struct ShiftFilter {
     /// `open` or `closed`.
+    #[param(schema_with = shift_status)]
     pub status: Option<String>,
 }
 
@@ -103,9 +104,19 @@ async fn current_shift(
 #[into_params(parameter_in = Query)]
 pub struct ShiftFormat {
     /// `json` (default), `csv`, or `text` (the shift report as a receipt).
+    #[param(schema_with = shift_format)]
     pub format: Option<String>,
     /// For `text`: `58` (32 columns, default) or `80` (48 columns).
+    #[param(schema_with = crate::receipts::paper_choice)]
     pub paper: Option<String>,
+}
+
+fn shift_status() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["open", "closed"])
+}
+
+fn shift_format() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["json", "csv", "text"])
 }
 
 /// One shift and its report: JSON, CSV, or receipt text for the printer.

@@ -126,9 +126,12 @@ const MAX_DEPTH: i64 = 10_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// 1, 2, ...; a page past the end is an empty list.
+    /// 1, 2, ...; a page past the end is an empty list; `page` x
+    /// `page_size` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<i64>,
     /// 1..=100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
     /// Case-insensitive substring of the number, customer name or notes
     /// (at most 100 characters).
