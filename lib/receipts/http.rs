@@ -147,10 +147,11 @@ async fn create_link(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<ReceiptLink>)> {
+    // No body, or `null` (the body is optional), is every default.
     let input: NewLink = if body.iter().all(u8::is_ascii_whitespace) {
         NewLink::default()
     } else {
-        crate::http::parse(&body)?
+        crate::http::parse::<Option<NewLink>>(&body)?.unwrap_or_default()
     };
     let days = input.days.unwrap_or(links::DEFAULT_DAYS);
     if !(1..=links::MAX_DAYS).contains(&days) {

@@ -46,6 +46,7 @@ fn yes() -> bool {
 pub struct RefundItem {
     /// A line `id` of the transaction.
     pub item_id: Uuid,
+    #[schema(minimum = 1)]
     pub quantity: i32,
 }
 

@@ -25,6 +25,7 @@ pub struct SaleFilter {
     pub to: Option<NaiveDate>,
     /// `pending`, `completed`, `partially_refunded`, `refunded`, `expired`
     /// or `cancelled`.
+    #[param(schema_with = sale_status)]
     pub status: Option<String>,
     /// Where the sale stands at the till, one or a comma list of
     /// `pending` (waiting for its payment), `processing` (the kitchen is
@@ -32,6 +33,7 @@ pub struct SaleFilter {
     /// cancelled unpaid). `stage=processing` alone is
     /// the kitchen's queue, which every staff member sees whole, cashiers
     /// included.
+    #[param(pattern = r"^(pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*$")]
     pub stage: Option<String>,
     pub payment_method: Option<PaymentMethod>,
     pub cashier_id: Option<Uuid>,
@@ -39,6 +41,20 @@ pub struct SaleFilter {
     pub min_total: Option<Money>,
     #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub max_total: Option<Money>,
+}
+
+fn sale_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([
+            "pending",
+            "completed",
+            "partially_refunded",
+            "refunded",
+            "expired",
+            "cancelled",
+        ]))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

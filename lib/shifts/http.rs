@@ -122,8 +122,10 @@ fn shift_format() -> utoipa::openapi::Object {
 /// One shift and its report: JSON, CSV, or receipt text for the printer.
 #[utoipa::path(get, path = "/api/shifts/{id}", tag = "shifts",
     params(("id" = Uuid, Path), ShiftFormat),
-    responses((status = 200, body = Shift,
-               description = "JSON; `format=csv` text/csv; `format=text` text/plain"),
+    responses((status = 200,
+               description = "JSON; `format=csv` text/csv; `format=text` text/plain",
+               content((Shift = "application/json"), (String = "text/csv"),
+                       (String = "text/plain"))),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn get_shift(

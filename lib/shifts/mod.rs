@@ -213,6 +213,9 @@ pub async fn current(conn: &mut PgConnection, actor: Actor) -> ApiResult<Shift> 
     load(conn, id, actor).await
 }
 
+/// The largest sum a shift's figures hold (NUMERIC(14,2)).
+const DRAWER_MAX: Decimal = Decimal::from_parts(276_447_231, 23_283, 0, false, 2);
+
 /// Pay-in or pay-out on an open shift: by its cashier, or a manager.
 pub async fn move_cash(
     conn: &mut PgConnection,
@@ -231,10 +234,25 @@ pub async fn move_cash(
     if shift.closed {
         return Err(closed());
     }
-    let drawer = figures(&mut tx, id, shift.opening_cash)
-        .await?
-        .expected_cash;
-    let flagged = input.kind == MovementKind::PayOut && input.amount.amount() > drawer.0;
+    let report = figures(&mut tx, id, shift.opening_cash).await?;
+    let drawer = report.expected_cash;
+    // Every sum the shift reports must stay within what NUMERIC(14,2)
+    // holds, the drawer's expected cash either way: past it, 409.
+    let amount = input.amount.amount();
+    let (total, after) = match input.kind {
+        MovementKind::PayIn => (report.pay_ins.amount() + amount, drawer.0 + amount),
+        MovementKind::PayOut => (report.pay_outs.amount() + amount, drawer.0 - amount),
+    };
+    if total > DRAWER_MAX || after.abs() > DRAWER_MAX {
+        return Err(ApiError::ConflictWith {
+            code: "drawer_out_of_range",
+            detail: format!(
+                "This would take the shift's totals past {DRAWER_MAX}, more than a drawer can hold."
+            ),
+            extra: Default::default(),
+        });
+    }
+    let flagged = input.kind == MovementKind::PayOut && amount > drawer.0;
     sqlx::query!(
         "INSERT INTO cash_movements (shift_id, kind, amount, reason, flagged, user_id)
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -37,9 +37,10 @@ pub struct CreateUser {
     pub full_name: Option<String>,
     /// A plausible address; absent or `""` for none.
     #[serde(default)]
+    #[schema(pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$", max_length = 254)]
     pub email: Option<String>,
     #[serde(default)]
-    #[schema(pattern = r"^[0-9 +().-]*$", max_length = 32)]
+    #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]
     pub phone: Option<String>,
     #[serde(default)]
     pub is_active: Option<bool>,
