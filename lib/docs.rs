@@ -79,7 +79,9 @@ fn build() -> OpenApi {
 /// (`Query`, `If-Match`, `Idempotency-Key`), and 400 `invalid_json` /
 /// `validation_failed`, 413 and 415 from the body extractors (`Json`,
 /// `read_body`, multipart). Each is the error envelope of the operation's
-/// surface (`/api/v0` has `message` too).
+/// surface (`/api/v0` has `message` too). Also: `/api/v0` operationIds
+/// get a `v0_` prefix (they mirror v1's handler names), and header
+/// parameters are never `null`.
 fn complete_statuses(doc: &mut serde_json::Value) {
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
@@ -110,6 +112,14 @@ fn complete_statuses(doc: &mut serde_json::Value) {
                         .collect()
                 })
                 .unwrap_or_default();
+            // The app's surface mirrors v1's handlers' names: its ids get
+            // a prefix, so every operationId is unique.
+            if path.starts_with("/api/v0/")
+                && let Some(id) = op.get("operationId").and_then(|i| i.as_str())
+                && !id.starts_with("v0_")
+            {
+                op["operationId"] = format!("v0_{id}").into();
+            }
             // A header is text on the wire: `null` is no value it can take.
             if let Some(ps) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
                 for p in ps.iter_mut().filter(|p| p["in"] == "header") {
@@ -223,3 +233,119 @@ const PAGE: &str = r##"<!DOCTYPE html>
 </body>
 </html>
 "##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if HTTP_METHODS.contains(&method.as_str()) {
+                    ops.push((method.to_uppercase(), path.clone(), op));
+                }
+            }
+        }
+        ops
+    }
+
+    /// What the shared extractors answer is listed on every operation they
+    /// stand in front of, judged from the operation's own shape.
+    #[test]
+    fn every_operation_lists_the_statuses_its_extractors_answer() {
+        let doc = openapi();
+        let mut missing = Vec::new();
+        for (method, path, op) in operations(doc) {
+            let public = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|r| r.is_empty())));
+            let params: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter_map(|p| p["in"].as_str()).collect())
+                .unwrap_or_default();
+            let body = op.get("requestBody").is_some();
+            let mut needs = Vec::new();
+            if !public {
+                needs.push("401");
+            }
+            if params.contains(&"path") {
+                needs.push("404");
+            }
+            if body || params.iter().any(|p| *p == "query" || *p == "header") {
+                needs.push("400");
+            }
+            if body {
+                needs.extend(["413", "415"]);
+            }
+            for status in needs {
+                if op["responses"].get(status).is_none() {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not documented:\n{}", missing.join("\n"));
+    }
+
+    /// Every error answer documents the error envelope of its surface.
+    #[test]
+    fn every_error_is_the_envelope_of_its_surface() {
+        let doc = openapi();
+        for (method, path, op) in operations(doc) {
+            let envelope = if path.starts_with("/api/v0/") {
+                "#/components/schemas/V0ErrorBody"
+            } else {
+                "#/components/schemas/ErrorBody"
+            };
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('4') {
+                    continue;
+                }
+                // The one page for a phone (a receipt link) is HTML, its
+                // "no such receipt" too; every JSON error is the envelope.
+                if path == "/api/receipts/{token}" {
+                    assert!(response["content"].get("text/html").is_some());
+                    continue;
+                }
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, envelope, "{method} {path} {status}");
+            }
+        }
+        let schema = &doc["components"]["schemas"]["ErrorBody"];
+        assert_eq!(schema["required"], serde_json::json!(["detail", "code"]));
+        for field in ["detail", "code", "fields"] {
+            assert!(schema["properties"].get(field).is_some(), "{field}");
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = openapi();
+        let mut seen = std::collections::BTreeMap::new();
+        for (method, path, op) in operations(doc) {
+            if let Some(id) = op["operationId"].as_str()
+                && let Some(other) = seen.insert(id.to_string(), format!("{method} {path}"))
+            {
+                panic!("operationId {id} on {other} and {method} {path}");
+            }
+        }
+    }
+
+    /// A header is text on the wire, never `null`.
+    #[test]
+    fn no_header_parameter_is_nullable() {
+        for (method, path, op) in operations(openapi()) {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] == "header" {
+                    let t = &p["schema"]["type"];
+                    assert!(
+                        t.as_array().is_none_or(|t| !t.contains(&"null".into())),
+                        "{method} {path} {}",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
+}

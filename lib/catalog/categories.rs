@@ -269,7 +269,7 @@ pub mod http {
     #[utoipa::path(patch, path = "/api/categories/{id}", tag = "catalog",
         params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
         request_body = CategoryPatch,
-        responses((status = 200, body = Category), (status = 400, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 200, body = Category), (status = 400, body = ErrorBody),
                   (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
     async fn patch_category(
         _: Auth<ManagerUp>,
@@ -286,7 +286,7 @@ pub mod http {
     /// Delete a category (manager+); its products become uncategorised.
     #[utoipa::path(delete, path = "/api/categories/{id}", tag = "catalog",
         params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
-        responses((status = 204), (status = 404, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody),
                   (status = 409, body = ErrorBody)))]
     async fn delete_category(
         _: Auth<ManagerUp>,

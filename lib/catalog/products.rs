@@ -652,7 +652,7 @@ pub mod http {
     #[utoipa::path(patch, path = "/api/products/{id}", tag = "catalog",
         params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
         request_body = ProductPatch,
-        responses((status = 200, body = Product), (status = 400, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 200, body = Product), (status = 400, body = ErrorBody),
                   (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
     async fn patch_product(
         auth: Auth<ManagerUp>,
@@ -676,7 +676,7 @@ pub mod http {
     /// tombstone, stays on past sales, and its image is destroyed.
     #[utoipa::path(delete, path = "/api/products/{id}", tag = "catalog",
         params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
-        responses((status = 204), (status = 404, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody),
                   (status = 409, body = ErrorBody)))]
     async fn delete_product(
         _: Auth<ManagerUp>,

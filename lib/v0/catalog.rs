@@ -113,7 +113,7 @@ async fn create_category(
 /// Rename a category or change its description (manager+).
 #[utoipa::path(patch, path = "/api/v0/category/{id}", tag = TAG, params(("id" = i64, Path)),
     request_body = AppCategoryBody,
-    responses((status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 404, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn edit_category(
     _: Auth<ManagerUp>,
@@ -141,7 +141,7 @@ async fn edit_category(
 
 /// Delete a category (manager+); its products become uncategorised.
 #[utoipa::path(delete, path = "/api/v0/category/{id}", tag = TAG, params(("id" = i64, Path)),
-    responses((status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
 async fn delete_category(
     _: Auth<ManagerUp>,
     State(state): State<AppState>,
@@ -398,7 +398,7 @@ async fn create_product(
 /// stock ledger; `image` only when the photo changed.
 #[utoipa::path(patch, path = "/api/v0/product/{id}", tag = TAG, params(("id" = i64, Path)),
     request_body(content = AppProductEditForm, content_type = "multipart/form-data", description = "As for product/create"),
-    responses((status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 404, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn edit_product(
     auth: Auth<ManagerUp>,
@@ -450,7 +450,7 @@ async fn edit_product(
 /// Delete a product (manager+): it leaves the list; old sales keep its
 /// name.
 #[utoipa::path(delete, path = "/api/v0/product/{id}", tag = TAG, params(("id" = i64, Path)),
-    responses((status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
 async fn delete_product(
     _: Auth<ManagerUp>,
     State(state): State<AppState>,
