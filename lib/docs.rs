@@ -102,7 +102,10 @@ fn complete_statuses(doc: &mut serde_json::Value) {
             let public = op
                 .get("security")
                 .and_then(|s| s.as_array())
-                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|r| r.is_empty())));
+                .is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+                });
             let params: Vec<String> = op
                 .get("parameters")
                 .and_then(|p| p.as_array())
@@ -144,7 +147,10 @@ fn complete_statuses(doc: &mut serde_json::Value) {
             }
             if has_body {
                 add.push(("413", "The request body is too large."));
-                add.push(("415", "The request body is not of a type this operation takes."));
+                add.push((
+                    "415",
+                    "The request body is not of a type this operation takes.",
+                ));
             }
             let responses = op
                 .as_object_mut()
@@ -153,13 +159,17 @@ fn complete_statuses(doc: &mut serde_json::Value) {
                 .or_insert_with(|| serde_json::json!({}));
             let responses = responses.as_object_mut().expect("responses is an object");
             for (status, description) in add {
-                responses.entry(status).or_insert_with(|| error_response(envelope, description));
+                responses
+                    .entry(status)
+                    .or_insert_with(|| error_response(envelope, description));
             }
         }
     }
 }
 
-const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 fn error_response(envelope: &str, description: &str) -> serde_json::Value {
     serde_json::json!({
@@ -258,9 +268,10 @@ mod tests {
         let doc = openapi();
         let mut missing = Vec::new();
         for (method, path, op) in operations(doc) {
-            let public = op["security"]
-                .as_array()
-                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|r| r.is_empty())));
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
             let params: Vec<&str> = op["parameters"]
                 .as_array()
                 .map(|ps| ps.iter().filter_map(|p| p["in"].as_str()).collect())
@@ -285,7 +296,11 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "not documented:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "not documented:\n{}",
+            missing.join("\n")
+        );
     }
 
     /// Every error answer documents the error envelope of its surface.

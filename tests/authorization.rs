@@ -217,7 +217,11 @@ fn the_document_lists_401_and_403_where_the_table_says_they_happen() {
             }
         }
     }
-    assert!(missing.is_empty(), "not documented:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "not documented:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]

@@ -431,6 +431,13 @@ async fn a_drawer_cannot_be_filled_past_what_its_sums_hold() {
     let r = app.get(&path, Some(&cashier)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["report"]["pay_ins"], "999999999998.00", "{}", r.text);
-    let r = on(&app, &cashier, &shift, "close", json!({"counted_cash": "0"})).await;
+    let r = on(
+        &app,
+        &cashier,
+        &shift,
+        "close",
+        json!({"counted_cash": "0"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }

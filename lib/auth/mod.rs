@@ -117,6 +117,10 @@ pub async fn log_in(state: &AppState, body: LoginRequest) -> ApiResult<LoginResp
         c.add("password", "This field may not be blank.");
     }
     for (field, value) in [("username", &body.username), ("password", &body.password)] {
+        // Postgres text cannot hold NUL: refused here, not a 500 there.
+        if value.contains('\0') {
+            c.add(field, "Must not contain NUL characters.");
+        }
         if value.chars().count() > LOGIN_FIELD_MAX {
             c.add(
                 field,

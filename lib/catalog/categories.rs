@@ -27,18 +27,32 @@ pub struct Category {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCategory {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 1000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: String,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CategoryPatch {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 1000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: Option<String>,
     /// Alternative to `If-Match`.
     #[schema(minimum = 1)]

@@ -63,10 +63,17 @@ impl Product {
 pub struct NewProduct {
     pub sku: Option<String>,
     pub barcode: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 2000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     pub description: String,
     pub category_id: Option<Uuid>,
     pub price: Money,
@@ -101,9 +108,16 @@ pub struct ProductPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub barcode: Option<Option<String>>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 2000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
@@ -137,6 +151,7 @@ pub const EDIT_COUNT_REASON: &str = "Counted on the product edit form";
 pub struct ProductFilter {
     /// Case-insensitive substring of the name, SKU or barcode (at most 100
     /// characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub q: Option<String>,
     pub category_id: Option<Uuid>,
     #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]

@@ -30,7 +30,11 @@ pub struct RefundRequest {
     #[schema(min_items = 1)]
     pub items: Option<Vec<RefundItem>>,
     #[schema(example = "Customer returned it unopened")]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
     /// Put the units back on the shelf (and in the ledger). Default true.
     #[serde(default = "yes")]

@@ -18,6 +18,7 @@ use crate::money::Money;
 pub struct SaleFilter {
     /// Substring of the transaction number, customer name or notes (at
     /// most 100 characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub q: Option<String>,
     /// First store-local date, inclusive (YYYY-MM-DD).
     pub from: Option<NaiveDate>,
@@ -33,7 +34,9 @@ pub struct SaleFilter {
     /// cancelled unpaid). `stage=processing` alone is
     /// the kitchen's queue, which every staff member sees whole, cashiers
     /// included.
-    #[param(pattern = r"^(pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*$")]
+    #[param(
+        pattern = r"^(pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*$"
+    )]
     pub stage: Option<String>,
     pub payment_method: Option<PaymentMethod>,
     pub cashier_id: Option<Uuid>,

@@ -126,7 +126,10 @@ pub struct OpenShift {
     /// The cash in the drawer at the start.
     pub opening_cash: Money,
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     pub note: String,
 }
 
@@ -136,7 +139,10 @@ pub struct CloseShift {
     /// The cash counted in the drawer.
     pub counted_cash: Money,
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     pub note: String,
 }
 
@@ -153,14 +159,22 @@ pub struct NewMovement {
     pub kind: MovementKind,
     pub amount: Money,
     /// Why: "buying ice", "change from the bank".
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReopenShift {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 

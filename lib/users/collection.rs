@@ -33,11 +33,17 @@ pub struct CreateUser {
     #[schema(value_type = crate::auth::Role)]
     pub role: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 150)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub full_name: Option<String>,
     /// A plausible address; absent or `""` for none.
     #[serde(default)]
-    #[schema(pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$", max_length = 254)]
+    #[schema(
+        pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     #[serde(default)]
     #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]

@@ -40,9 +40,16 @@ pub struct AppCategory {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppCategoryBody {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 1000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: Option<String>,
 }
 
@@ -51,9 +58,16 @@ pub struct AppCategoryBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AppNewCategory {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     name: String,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 1000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     description: Option<String>,
 }
 
@@ -290,9 +304,16 @@ async fn upload(state: &AppState, form: &mut Form) -> ApiResult<Option<String>> 
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AppProductForm {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     name: String,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 2000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     description: Option<String>,
     /// A number as Dart prints a double (`"15000.0"`), rounded half-up to cents.
     #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
@@ -302,7 +323,10 @@ pub struct AppProductForm {
     /// Units on the shelf (`"12"`; `"12.0"` is taken too).
     #[schema(pattern = r"^\d{1,6}(\.0)?$")]
     stock: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 64)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 64
+    )]
     sku: Option<String>,
     /// A category's integer id, or `""`/`"null"` for none.
     #[schema(pattern = r"^(|null|\d{1,18})$")]
@@ -319,9 +343,16 @@ pub struct AppProductForm {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AppProductEditForm {
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     name: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 2000)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     description: Option<String>,
     #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
     price: Option<String>,
@@ -329,7 +360,10 @@ pub struct AppProductEditForm {
     cost: Option<String>,
     #[schema(pattern = r"^\d{1,6}(\.0)?$")]
     stock: Option<String>,
-    #[schema(pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$", max_length = 64)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 64
+    )]
     sku: Option<String>,
     #[schema(pattern = r"^(|null|\d{1,18})$")]
     category: Option<String>,

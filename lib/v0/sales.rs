@@ -135,10 +135,13 @@ pub struct HistoryParams {
     pub page_size: Option<i64>,
     /// Case-insensitive substring of the number, customer name or notes
     /// (at most 100 characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub search: Option<String>,
     /// `completed`, `processing`, `cancelled` or `pending`, or a comma
     /// list; `processing` alone is the kitchen's queue (everyone's sales).
-    #[param(pattern = r"^((pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*)?$")]
+    #[param(
+        pattern = r"^((pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*)?$"
+    )]
     pub status: Option<String>,
 }
 
