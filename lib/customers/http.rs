@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Customer, CustomerPatch, NewCustomer};
 use crate::auth::{AnyUser, Auth, ManagerUp};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::http::{IdPath, Json, Page, PageParams, PageRequest, Query};
 use crate::state::AppState;
 
