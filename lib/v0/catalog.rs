@@ -432,7 +432,7 @@ async fn create_product(
 /// stock ledger; `image` only when the photo changed.
 #[utoipa::path(patch, path = "/api/v0/product/{id}", tag = TAG, params(("id" = i64, Path)),
     request_body(content = AppProductEditForm, content_type = "multipart/form-data", description = "As for product/create"),
-    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
+    responses((status = 503, description = "An image was sent and uploads are not configured", body = V0ErrorBody), (status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 404, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn edit_product(
     auth: Auth<ManagerUp>,
