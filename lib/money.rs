@@ -123,9 +123,19 @@ impl<'de> Deserialize<'de> for Money {
 
 impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^\d{1,12}(\.\d{1,2})?$"))
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\d{1,12}(\.\d{1,2})?$")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(999_999_999_999i64)),
+            )
             .description(Some(
                 "Decimal amount as a string with two places; inputs also accept an integer.",
             ))

@@ -103,14 +103,31 @@ impl Settings {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub store_name: Option<String>,
     pub timezone: Option<String>,
     pub currency: Option<String>,
     /// A decimal string from "0" to "1" with at most 4 places, e.g. "0.11".
     #[schema(value_type = Option<String>, example = "0.11")]
     pub tax_rate: Option<serde_json::Value>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     pub receipt_footer: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 300
+    )]
     pub store_address: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 40
+    )]
     pub store_phone: Option<String>,
     pub sell_without_shift: Option<bool>,
     /// The shop's printed static QRIS, as text (scan it with any QR
@@ -120,8 +137,10 @@ pub struct SettingsPatch {
     #[schema(value_type = Option<String>)]
     pub qris_payload: Option<Option<String>>,
     #[schema(example = 15)]
+    #[schema(minimum = 1, maximum = 1440)]
     pub payment_window_minutes: Option<i32>,
     /// Alternative to `If-Match`.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -265,7 +284,7 @@ async fn get_settings(
     path = "/api/settings",
     tag = "settings",
     request_body = SettingsPatch,
-    params(("If-Match" = Option<i32>, Header, description = "The version being changed")),
+    params(("If-Match" = Option<i32>, Header, minimum = 1, description = "The version being changed")),
     responses(
         (status = 200, body = SettingsView),
         (status = 400, body = ErrorBody),

@@ -92,10 +92,17 @@ pub struct Movement {
 pub struct StockChange {
     pub product_id: Uuid,
     /// Units to add (positive) or remove (negative).
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     pub delta: Option<i32>,
     /// Units physically counted on the shelf.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub counted: Option<i32>,
     #[schema(example = "Damaged in delivery")]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 

@@ -33,6 +33,7 @@ const TOKEN_PREFIX: &str = "s";
 #[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// The `next_token` of the previous sync; absent for everything.
+    #[param(pattern = r"^(s[A-Za-z0-9_-]+)?$", max_length = 4096)]
     pub since: Option<String>,
 }
 

@@ -66,10 +66,19 @@ async fn sign(_: Auth<ManagerUp>, State(state): State<AppState>) -> ApiResult<Js
     )))
 }
 
+/// The upload form, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The image: JPEG, PNG, GIF, WebP, HEIC or AVIF, at most 4 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// Upload an image (manager+): multipart field `file`, at most 4 MB,
 /// JPEG, PNG, GIF, WebP, HEIC or AVIF.
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads",
-    request_body(content_type = "multipart/form-data", description = "Field `file`: the image"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "Field `file`: the image"),
     responses((status = 201, body = UploadedImage), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]

@@ -8,13 +8,17 @@ use crate::error::{ApiError, FieldErrors};
 /// a handful (a megabyte of `q` would be a costly query).
 pub const MAX_SEARCH_CHARS: usize = 100;
 
-/// Refuses a search text over [`MAX_SEARCH_CHARS`] (400 naming `field`).
+/// Refuses a search text over [`MAX_SEARCH_CHARS`] once trimmed, or with a
+/// NUL character (Postgres text cannot hold one): 400 naming `field`.
 pub fn search_text(field: &str, q: Option<&str>) -> Result<(), ApiError> {
     match q {
         Some(q) if q.trim().chars().count() > MAX_SEARCH_CHARS => Err(ApiError::field(
             field,
             format!("Ensure this field has no more than {MAX_SEARCH_CHARS} characters."),
         )),
+        Some(q) if q.contains('\0') => {
+            Err(ApiError::field(field, "Must not contain NUL characters."))
+        }
         _ => Ok(()),
     }
 }

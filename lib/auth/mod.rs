@@ -40,8 +40,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[schema(example = "owner")]
+    #[schema(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", max_length = 1024)]
     pub username: String,
     #[schema(example = "kasirgo-demo")]
+    #[schema(pattern = r"^[^\u0000]+$", max_length = 1024)]
     pub password: String,
 }
 
@@ -54,11 +56,13 @@ pub struct LoginResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 4096)]
     pub refresh: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
+    #[schema(min_length = 1, max_length = 4096)]
     pub token: String,
 }
 
@@ -113,6 +117,10 @@ pub async fn log_in(state: &AppState, body: LoginRequest) -> ApiResult<LoginResp
         c.add("password", "This field may not be blank.");
     }
     for (field, value) in [("username", &body.username), ("password", &body.password)] {
+        // Postgres text cannot hold NUL: refused here, not a 500 there.
+        if value.contains('\0') {
+            c.add(field, "Must not contain NUL characters.");
+        }
         if value.chars().count() > LOGIN_FIELD_MAX {
             c.add(
                 field,

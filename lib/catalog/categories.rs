@@ -27,16 +27,35 @@ pub struct Category {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCategory {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: String,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CategoryPatch {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: Option<String>,
     /// Alternative to `If-Match`.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -262,9 +281,9 @@ pub mod http {
     /// Change a category (manager+). `If-Match: <version>` guards against
     /// overwriting someone else's change (409 `version_mismatch`).
     #[utoipa::path(patch, path = "/api/categories/{id}", tag = "catalog",
-        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header)),
+        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
         request_body = CategoryPatch,
-        responses((status = 200, body = Category), (status = 400, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 200, body = Category), (status = 400, body = ErrorBody),
                   (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
     async fn patch_category(
         _: Auth<ManagerUp>,
@@ -280,8 +299,8 @@ pub mod http {
 
     /// Delete a category (manager+); its products become uncategorised.
     #[utoipa::path(delete, path = "/api/categories/{id}", tag = "catalog",
-        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header)),
-        responses((status = 204), (status = 404, body = ErrorBody),
+        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
+        responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody),
                   (status = 409, body = ErrorBody)))]
     async fn delete_category(
         _: Auth<ManagerUp>,

@@ -63,16 +63,27 @@ impl Product {
 pub struct NewProduct {
     pub sku: Option<String>,
     pub barcode: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     pub description: String,
     pub category_id: Option<Uuid>,
     pub price: Money,
     pub cost: Option<Money>,
     /// Opening stock, written to the ledger as the opening count.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: i32,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub low_stock_threshold: i32,
     #[serde(default = "yes")]
     pub is_active: bool,
@@ -97,13 +108,23 @@ pub struct ProductPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub barcode: Option<Option<String>>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub category_id: Option<Option<Uuid>>,
     pub price: Option<Money>,
     pub cost: Option<Money>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub low_stock_threshold: Option<i32>,
     pub is_active: Option<bool>,
     pub needs_preparation: Option<bool>,
@@ -111,6 +132,7 @@ pub struct ProductPatch {
     #[schema(value_type = Option<String>)]
     pub image_public_id: Option<Option<String>>,
     /// Alternative to `If-Match`.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
     /// The stock counted on the shelf (0..=1000000). When it differs from
     /// the stock at the moment of the change, it is written to the stock
@@ -129,11 +151,12 @@ pub const EDIT_COUNT_REASON: &str = "Counted on the product edit form";
 pub struct ProductFilter {
     /// Case-insensitive substring of the name, SKU or barcode (at most 100
     /// characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub q: Option<String>,
     pub category_id: Option<Uuid>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub min_price: Option<Money>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub max_price: Option<Money>,
     /// `true`: only products with stock above zero.
     pub in_stock: Option<bool>,
@@ -642,9 +665,9 @@ pub mod http {
     /// the same transaction (a concurrent sale lands before or after it,
     /// and the ledger shows both); the same stock records nothing.
     #[utoipa::path(patch, path = "/api/products/{id}", tag = "catalog",
-        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header)),
+        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
         request_body = ProductPatch,
-        responses((status = 200, body = Product), (status = 400, body = ErrorBody),
+        responses((status = 403, body = ErrorBody), (status = 200, body = Product), (status = 400, body = ErrorBody),
                   (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
     async fn patch_product(
         auth: Auth<ManagerUp>,
@@ -667,8 +690,8 @@ pub mod http {
     /// Delete a product (manager+): it leaves lists and becomes a sync
     /// tombstone, stays on past sales, and its image is destroyed.
     #[utoipa::path(delete, path = "/api/products/{id}", tag = "catalog",
-        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header)),
-        responses((status = 204), (status = 404, body = ErrorBody),
+        params(("id" = Uuid, Path), ("If-Match" = Option<i32>, Header, minimum = 1)),
+        responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody),
                   (status = 409, body = ErrorBody)))]
     async fn delete_product(
         _: Auth<ManagerUp>,

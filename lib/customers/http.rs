@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Customer, CustomerPatch, NewCustomer};
 use crate::auth::{AnyUser, Auth, ManagerUp};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::http::{IdPath, Json, Page, PageParams, PageRequest, Query};
 use crate::state::AppState;
 
@@ -26,6 +26,7 @@ pub fn item() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct CustomerFilter {
     /// Part of the name (any case), or a phone in any local form.
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub q: Option<String>,
 }
 
@@ -39,9 +40,7 @@ async fn list_customers(
     Query(filter): Query<CustomerFilter>,
     page: PageRequest,
 ) -> ApiResult<Json<Page<Customer>>> {
-    if filter.q.as_deref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::field("q", "At most 100 characters."));
-    }
+    crate::validate::search_text("q", filter.q.as_deref())?;
     let after: Option<(String, Uuid)> = page.after()?;
     let mut conn = state.db.acquire().await?;
     let rows = super::search(

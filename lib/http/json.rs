@@ -100,7 +100,31 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "JSON parse error: {e}. Send a JSON document as the body."
         ))
     })?;
-    from_value(value)
+    from_value(integral_floats_as_integers(value))
+}
+
+/// JSON Schema counts `2.0` as an integer, so a number with a zero fraction
+/// is taken where an integer is expected (and `15000.0` as money): such
+/// numbers become integers before the document is read. Past 2^53 a float
+/// is no longer an exact count of anything, and stays a float (refused).
+fn integral_floats_as_integers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(integral_floats_as_integers).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_floats_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Deserializes an already-parsed document, naming the field at fault.
@@ -181,6 +205,27 @@ mod tests {
             ApiError::Validation(f) => f,
             other => panic!("expected validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_whole_float_is_an_integer() {
+        #[derive(serde::Deserialize)]
+        struct Line {
+            quantity: i32,
+            amounts: Vec<crate::money::Money>,
+        }
+        let line: Line = parse(br#"{"quantity": 2.0, "amounts": [15000.0, -0.0]}"#).unwrap();
+        assert_eq!(line.quantity, 2);
+        assert_eq!(line.amounts[0].to_string(), "15000.00");
+        assert_eq!(line.amounts[1].to_string(), "0.00");
+        assert!(matches!(
+            parse::<Line>(br#"{"quantity": 2.5, "amounts": []}"#),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            parse::<Line>(br#"{"quantity": 1, "amounts": [15000.5]}"#),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use json::{
     JSON_BODY_LIMIT, JSON_CONTENT_TYPE, Json, from_value, json_response, parse, read_body,
 };
 pub use pagination::{Page, PageParams, PageRequest};
-pub use query::{IdPath, Query, parse_query};
+pub use query::{IdPath, Query, choice_or_blank, date_or_blank, month_or_blank, parse_query};
 
 use crate::error::ApiError;
 

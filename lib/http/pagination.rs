@@ -24,9 +24,26 @@ const MAX_CURSOR_LEN: usize = 1024;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Rows per page, 1-200 (default 50).
+    #[param(schema_with = limit_schema)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (base64url, as given).
+    #[param(pattern = r"^[A-Za-z0-9_-]{0,1024}$")]
     pub cursor: Option<String>,
+}
+
+/// `limit`: a whole number from 1 to 200, or `""` for the default.
+fn limit_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(MAX_LIMIT)),
+        )
+        .item(crate::http::choice_or_blank(&[]))
+        .build()
+        .into()
 }
 
 /// A page request, taken from the query string (other parameters are left

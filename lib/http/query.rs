@@ -54,6 +54,37 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
+/// The schema of a query parameter that takes one of `values`, or nothing
+/// (`""` is the default, as an absent parameter is).
+pub fn choice_or_blank(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(std::iter::once("").chain(values.iter().copied())))
+        .build()
+}
+
+/// A store-local date (`YYYY-MM-DD`), or `""` for the default.
+pub fn date_or_blank() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(choice_or_blank(&[]))
+        .build()
+        .into()
+}
+
+/// A month (`YYYY-MM`), or `""` for the default.
+pub fn month_or_blank() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(r"^(\d{4}-(0[1-9]|1[0-2]))?$"))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,9 +33,15 @@ pub fn page() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ReceiptFormat {
     /// `text` (default), `escpos` (bytes for the printer) or `html`.
+    #[param(schema_with = receipt_format)]
     pub format: Option<String>,
     /// `58` (32 columns, default) or `80` (48 columns).
+    #[param(schema_with = super::paper_choice)]
     pub paper: Option<String>,
+}
+
+fn receipt_format() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["text", "escpos", "html"])
 }
 
 /// A sale's receipt for the thermal printer: text laid out for 58 or
@@ -112,6 +118,7 @@ fn html(status: StatusCode, body: String) -> Response {
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
     /// How long the link works, 1-365 days (default 30).
+    #[schema(minimum = 1, maximum = 365)]
     pub days: Option<i64>,
 }
 
@@ -140,10 +147,11 @@ async fn create_link(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<ReceiptLink>)> {
+    // No body, or `null` (the body is optional), is every default.
     let input: NewLink = if body.iter().all(u8::is_ascii_whitespace) {
         NewLink::default()
     } else {
-        crate::http::parse(&body)?
+        crate::http::parse::<Option<NewLink>>(&body)?.unwrap_or_default()
     };
     let days = input.days.unwrap_or(links::DEFAULT_DAYS);
     if !(1..=links::MAX_DAYS).contains(&days) {

@@ -30,6 +30,11 @@ impl Paper {
     }
 }
 
+/// The `paper` parameter's schema.
+pub fn paper_choice() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["58", "80"])
+}
+
 /// `paper=58` (default) or `paper=80`.
 pub fn paper(raw: Option<&str>) -> ApiResult<Paper> {
     match raw.map(str::trim) {

@@ -30,10 +30,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct DayRangeParams {
     /// First store-local date, inclusive (YYYY-MM-DD).
+    #[param(schema_with = crate::http::date_or_blank)]
     pub from: Option<String>,
     /// Last store-local date, inclusive (YYYY-MM-DD).
+    #[param(schema_with = crate::http::date_or_blank)]
     pub to: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` also asks for CSV.
+    #[param(schema_with = report_format)]
     pub format: Option<String>,
 }
 
@@ -42,11 +45,18 @@ pub struct DayRangeParams {
 pub struct MonthRangeParams {
     /// First month, inclusive (YYYY-MM). Default: January of `to`'s year
     /// (or of this year).
+    #[param(schema_with = crate::http::month_or_blank)]
     pub from: Option<String>,
     /// Last month, inclusive (YYYY-MM). Default: December of `from`'s year.
+    #[param(schema_with = crate::http::month_or_blank)]
     pub to: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` also asks for CSV.
+    #[param(schema_with = report_format)]
     pub format: Option<String>,
+}
+
+fn report_format() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["json", "csv"])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

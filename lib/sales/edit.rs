@@ -15,12 +15,33 @@ use crate::validate::Check;
 #[serde(deny_unknown_fields)]
 pub struct SalePatch {
     #[schema(example = "Budi")]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 200
+    )]
     pub customer_name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub notes: Option<String>,
     /// Only `completed`: the kitchen has prepared the sale. Marking a sale
     /// that is already done again changes nothing (two kitchen screens may
     /// both tap "ready").
+    #[schema(schema_with = completed_only)]
     pub preparation: Option<Preparation>,
+}
+
+/// `"completed"` or `null`: the one stage a sale's edit can set.
+pub fn completed_only() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            serde_json::json!("completed"),
+            serde_json::Value::Null,
+        ]))
+        .build()
 }
 
 /// Who is changing the sale: a cashier may rename and annotate only their

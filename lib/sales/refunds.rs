@@ -27,8 +27,14 @@ use crate::validate::Check;
 pub struct RefundRequest {
     pub transaction_id: Uuid,
     /// The lines and units to refund; omit for everything not yet refunded.
+    #[schema(min_items = 1)]
     pub items: Option<Vec<RefundItem>>,
     #[schema(example = "Customer returned it unopened")]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
     /// Put the units back on the shelf (and in the ledger). Default true.
     #[serde(default = "yes")]
@@ -44,6 +50,7 @@ fn yes() -> bool {
 pub struct RefundItem {
     /// A line `id` of the transaction.
     pub item_id: Uuid,
+    #[schema(minimum = 1)]
     pub quantity: i32,
 }
 

@@ -18,6 +18,7 @@ use crate::money::Money;
 pub struct SaleFilter {
     /// Substring of the transaction number, customer name or notes (at
     /// most 100 characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub q: Option<String>,
     /// First store-local date, inclusive (YYYY-MM-DD).
     pub from: Option<NaiveDate>,
@@ -25,6 +26,7 @@ pub struct SaleFilter {
     pub to: Option<NaiveDate>,
     /// `pending`, `completed`, `partially_refunded`, `refunded`, `expired`
     /// or `cancelled`.
+    #[param(schema_with = sale_status)]
     pub status: Option<String>,
     /// Where the sale stands at the till, one or a comma list of
     /// `pending` (waiting for its payment), `processing` (the kitchen is
@@ -32,13 +34,30 @@ pub struct SaleFilter {
     /// cancelled unpaid). `stage=processing` alone is
     /// the kitchen's queue, which every staff member sees whole, cashiers
     /// included.
+    #[param(
+        pattern = r"^(pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*$"
+    )]
     pub stage: Option<String>,
     pub payment_method: Option<PaymentMethod>,
     pub cashier_id: Option<Uuid>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub min_total: Option<Money>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^\d{1,12}(\.\d{1,2})?$")]
     pub max_total: Option<Money>,
+}
+
+fn sale_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([
+            "pending",
+            "completed",
+            "partially_refunded",
+            "refunded",
+            "expired",
+            "cancelled",
+        ]))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

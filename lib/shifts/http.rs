@@ -43,6 +43,7 @@ fn actor<R>(auth: &Auth<R>) -> Actor {
 #[into_params(parameter_in = Query)]
 pub struct ShiftFilter {
     /// `open` or `closed`.
+    #[param(schema_with = shift_status)]
     pub status: Option<String>,
 }
 
@@ -103,16 +104,28 @@ async fn current_shift(
 #[into_params(parameter_in = Query)]
 pub struct ShiftFormat {
     /// `json` (default), `csv`, or `text` (the shift report as a receipt).
+    #[param(schema_with = shift_format)]
     pub format: Option<String>,
     /// For `text`: `58` (32 columns, default) or `80` (48 columns).
+    #[param(schema_with = crate::receipts::paper_choice)]
     pub paper: Option<String>,
+}
+
+fn shift_status() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["open", "closed"])
+}
+
+fn shift_format() -> utoipa::openapi::Object {
+    crate::http::choice_or_blank(&["json", "csv", "text"])
 }
 
 /// One shift and its report: JSON, CSV, or receipt text for the printer.
 #[utoipa::path(get, path = "/api/shifts/{id}", tag = "shifts",
     params(("id" = Uuid, Path), ShiftFormat),
-    responses((status = 200, body = Shift,
-               description = "JSON; `format=csv` text/csv; `format=text` text/plain"),
+    responses((status = 200,
+               description = "JSON; `format=csv` text/csv; `format=text` text/plain",
+               content((Shift = "application/json"), (String = "text/csv"),
+                       (String = "text/plain"))),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn get_shift(

@@ -126,6 +126,10 @@ pub struct OpenShift {
     /// The cash in the drawer at the start.
     pub opening_cash: Money,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     pub note: String,
 }
 
@@ -135,6 +139,10 @@ pub struct CloseShift {
     /// The cash counted in the drawer.
     pub counted_cash: Money,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     pub note: String,
 }
 
@@ -151,12 +159,22 @@ pub struct NewMovement {
     pub kind: MovementKind,
     pub amount: Money,
     /// Why: "buying ice", "change from the bank".
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReopenShift {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 
@@ -209,6 +227,9 @@ pub async fn current(conn: &mut PgConnection, actor: Actor) -> ApiResult<Shift> 
     load(conn, id, actor).await
 }
 
+/// The largest sum a shift's figures hold (NUMERIC(14,2)).
+const DRAWER_MAX: Decimal = Decimal::from_parts(276_447_231, 23_283, 0, false, 2);
+
 /// Pay-in or pay-out on an open shift: by its cashier, or a manager.
 pub async fn move_cash(
     conn: &mut PgConnection,
@@ -227,10 +248,25 @@ pub async fn move_cash(
     if shift.closed {
         return Err(closed());
     }
-    let drawer = figures(&mut tx, id, shift.opening_cash)
-        .await?
-        .expected_cash;
-    let flagged = input.kind == MovementKind::PayOut && input.amount.amount() > drawer.0;
+    let report = figures(&mut tx, id, shift.opening_cash).await?;
+    let drawer = report.expected_cash;
+    // Every sum the shift reports must stay within what NUMERIC(14,2)
+    // holds, the drawer's expected cash either way: past it, 409.
+    let amount = input.amount.amount();
+    let (total, after) = match input.kind {
+        MovementKind::PayIn => (report.pay_ins.amount() + amount, drawer.0 + amount),
+        MovementKind::PayOut => (report.pay_outs.amount() + amount, drawer.0 - amount),
+    };
+    if total > DRAWER_MAX || after.abs() > DRAWER_MAX {
+        return Err(ApiError::ConflictWith {
+            code: "drawer_out_of_range",
+            detail: format!(
+                "This would take the shift's totals past {DRAWER_MAX}, more than a drawer can hold."
+            ),
+            extra: Default::default(),
+        });
+    }
+    let flagged = input.kind == MovementKind::PayOut && amount > drawer.0;
     sqlx::query!(
         "INSERT INTO cash_movements (shift_id, kind, amount, reason, flagged, user_id)
          VALUES ($1, $2, $3, $4, $5, $6)",

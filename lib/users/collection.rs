@@ -23,18 +23,30 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUser {
     #[schema(example = "kasir1")]
+    #[schema(pattern = r"^[\w@.+-]+$", min_length = 1, max_length = 150)]
     pub username: String,
     /// Write-only; 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// `owner`, `manager` or `cashier`. Managers may create cashiers only.
     #[schema(example = "cashier")]
+    #[schema(value_type = crate::auth::Role)]
     pub role: String,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub full_name: Option<String>,
     /// A plausible address; absent or `""` for none.
     #[serde(default)]
+    #[schema(
+        pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]
     pub phone: Option<String>,
     #[serde(default)]
     pub is_active: Option<bool>,

@@ -22,16 +22,29 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Fields to change; absent ones stay. Other members are ignored.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct UpdateUser {
+    #[schema(pattern = r"^[\w@.+-]+$", min_length = 1, max_length = 150)]
     pub username: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub full_name: Option<String>,
     /// A plausible address, or `""` for none.
+    #[schema(
+        pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
+    #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]
     pub phone: Option<String>,
+    #[schema(value_type = Option<crate::auth::Role>)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
     /// Sets a new password (write-only; 8-128 characters).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     /// The version being edited, as an alternative to `If-Match`.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -64,7 +77,7 @@ async fn get_user(
     tag = "users",
     params(
         ("id" = uuid::Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, description = "The version being edited"),
+        ("If-Match" = Option<i32>, Header, minimum = 1, description = "The version being edited"),
     ),
     request_body = UpdateUser,
     responses(

@@ -31,8 +31,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePassword {
+    #[schema(min_length = 1, max_length = 1024)]
     pub old_password: String,
     /// 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -125,7 +127,7 @@ async fn me(auth: Auth<AnyUser>, State(state): State<AppState>) -> ApiResult<Jso
     patch,
     path = "/api/me",
     tag = "users",
-    params(("If-Match" = Option<String>, Header, description = "The version being edited")),
+    params(("If-Match" = Option<i32>, Header, minimum = 1, description = "The version being edited")),
     request_body = ProfilePatch,
     responses(
         (status = 200, body = User),

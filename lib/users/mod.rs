@@ -175,14 +175,25 @@ pub fn check_email(c: &mut Check, value: &str) -> String {
 pub struct ProfilePatch {
     /// 1-150 letters, digits and `@.+-_`; unique among live accounts
     /// (case-insensitively).
+    #[schema(pattern = r"^[\w@.+-]+$", min_length = 1, max_length = 150)]
     pub username: Option<String>,
     /// Up to 150 characters; `""` clears it.
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub full_name: Option<String>,
     /// A plausible address (up to 254 characters); `""` clears it.
+    #[schema(
+        pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     /// Digits with spaces, `+-().`; up to 32 characters; `""` clears it.
+    #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]
     pub phone: Option<String>,
     /// The version being edited, as an alternative to `If-Match`.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 

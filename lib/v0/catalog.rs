@@ -40,8 +40,35 @@ pub struct AppCategory {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppCategoryBody {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub description: Option<String>,
+}
+
+/// A new category from the app, for the OpenAPI document: the body of
+/// [`AppCategoryBody`], with the name required.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppNewCategory {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 100
+    )]
+    name: String,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
+    description: Option<String>,
 }
 
 fn int_path(raw: &str, what: &str) -> ApiResult<i64> {
@@ -71,7 +98,7 @@ async fn list_categories(
 }
 
 /// Create a category (manager+).
-#[utoipa::path(post, path = "/api/v0/category/create", tag = TAG, request_body = AppCategoryBody,
+#[utoipa::path(post, path = "/api/v0/category/create", tag = TAG, request_body = AppNewCategory,
     responses((status = 201, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 403, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn create_category(
@@ -100,7 +127,7 @@ async fn create_category(
 /// Rename a category or change its description (manager+).
 #[utoipa::path(patch, path = "/api/v0/category/{id}", tag = TAG, params(("id" = i64, Path)),
     request_body = AppCategoryBody,
-    responses((status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 404, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn edit_category(
     _: Auth<ManagerUp>,
@@ -128,7 +155,7 @@ async fn edit_category(
 
 /// Delete a category (manager+); its products become uncategorised.
 #[utoipa::path(delete, path = "/api/v0/category/{id}", tag = TAG, params(("id" = i64, Path)),
-    responses((status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
 async fn delete_category(
     _: Auth<ManagerUp>,
     State(state): State<AppState>,
@@ -272,10 +299,86 @@ async fn upload(state: &AppState, form: &mut Form) -> ApiResult<Option<String>> 
     }
 }
 
+/// The app's product form, for the OpenAPI document: every field a string
+/// (the app's Dio `FormData`), an optional file part `image`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppProductForm {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
+    name: String,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
+    description: Option<String>,
+    /// A number as Dart prints a double (`"15000.0"`), rounded half-up to cents.
+    #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
+    price: String,
+    #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
+    cost: Option<String>,
+    /// Units on the shelf (`"12"`; `"12.0"` is taken too).
+    #[schema(pattern = r"^\d{1,6}(\.0)?$")]
+    stock: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 64
+    )]
+    sku: Option<String>,
+    /// A category's integer id, or `""`/`"null"` for none.
+    #[schema(pattern = r"^(|null|\d{1,18})$")]
+    category: Option<String>,
+    #[schema(pattern = r"^(true|false|1|0|yes|no|on|off)$")]
+    needs_preparation: Option<String>,
+    #[schema(pattern = r"^(true|false|1|0|yes|no|on|off)$")]
+    is_available: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    image: Option<Vec<u8>>,
+}
+
+/// The edit form: the same fields, every one optional.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppProductEditForm {
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 200
+    )]
+    name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 2000
+    )]
+    description: Option<String>,
+    #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
+    price: Option<String>,
+    #[schema(pattern = r"^\d{1,11}(\.\d{1,6})?$")]
+    cost: Option<String>,
+    #[schema(pattern = r"^\d{1,6}(\.0)?$")]
+    stock: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 64
+    )]
+    sku: Option<String>,
+    #[schema(pattern = r"^(|null|\d{1,18})$")]
+    category: Option<String>,
+    #[schema(pattern = r"^(true|false|1|0|yes|no|on|off)$")]
+    needs_preparation: Option<String>,
+    #[schema(pattern = r"^(true|false|1|0|yes|no|on|off)$")]
+    is_available: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    image: Option<Vec<u8>>,
+}
+
 /// Create a product from the app's multipart form (manager+): every field
 /// a string, and an optional file part `image`.
 #[utoipa::path(post, path = "/api/v0/product/create", tag = TAG,
-    request_body(content_type = "multipart/form-data",
+    request_body(content = AppProductForm, content_type = "multipart/form-data",
                  description = "`name`, `description`, `price`, `cost`, `stock`, `sku`, `category`, `needs_preparation`, `is_available`, optional file `image`"),
     responses((status = 201, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 403, body = V0ErrorBody), (status = 409, body = V0ErrorBody),
@@ -328,8 +431,8 @@ async fn create_product(
 /// every time; a `stock` that differs from the shelf's is a count in the
 /// stock ledger; `image` only when the photo changed.
 #[utoipa::path(patch, path = "/api/v0/product/{id}", tag = TAG, params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "As for product/create"),
-    responses((status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
+    request_body(content = AppProductEditForm, content_type = "multipart/form-data", description = "As for product/create"),
+    responses((status = 503, description = "An image was sent and uploads are not configured", body = V0ErrorBody), (status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 400, body = V0ErrorBody),
               (status = 404, body = V0ErrorBody), (status = 409, body = V0ErrorBody)))]
 async fn edit_product(
     auth: Auth<ManagerUp>,
@@ -381,7 +484,7 @@ async fn edit_product(
 /// Delete a product (manager+): it leaves the list; old sales keep its
 /// name.
 #[utoipa::path(delete, path = "/api/v0/product/{id}", tag = TAG, params(("id" = i64, Path)),
-    responses((status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
+    responses((status = 403, body = V0ErrorBody), (status = 200, body = EnvelopeBody), (status = 404, body = V0ErrorBody)))]
 async fn delete_product(
     _: Auth<ManagerUp>,
     State(state): State<AppState>,

@@ -90,7 +90,8 @@ impl<T: Serialize> IntoResponse for Envelope<T> {
 #[derive(Serialize, ToSchema)]
 pub struct EnvelopeBody {
     pub message: String,
-    #[schema(value_type = Object)]
+    /// Each operation says what it carries: an object, a list, or `null`.
+    #[schema(value_type = Value)]
     pub data: Value,
 }
 

@@ -126,15 +126,22 @@ const MAX_DEPTH: i64 = 10_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// 1, 2, ...; a page past the end is an empty list.
+    /// 1, 2, ...; a page past the end is an empty list; `page` x
+    /// `page_size` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<i64>,
     /// 1..=100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
     /// Case-insensitive substring of the number, customer name or notes
     /// (at most 100 characters).
+    #[param(pattern = r"^[^\u0000]*$", max_length = 100)]
     pub search: Option<String>,
     /// `completed`, `processing`, `cancelled` or `pending`, or a comma
     /// list; `processing` alone is the kitchen's queue (everyone's sales).
+    #[param(
+        pattern = r"^((pending|processing|completed|cancelled)(,(pending|processing|completed|cancelled))*)?$"
+    )]
     pub status: Option<String>,
 }
 
@@ -211,7 +218,9 @@ fn rename_field(err: ApiError, from: &str, to: &str) -> ApiError {
 pub struct AppCheckout {
     #[serde(default)]
     pub customer_name: String,
+    #[schema(schema_with = app_order_type)]
     pub order_type: Option<String>,
+    #[schema(schema_with = app_payment_method)]
     pub payment_method: String,
     #[serde(default)]
     pub payment_method_code: Option<String>,
@@ -228,6 +237,7 @@ pub struct AppCheckout {
     #[schema(value_type = Option<f64>)]
     pub change_amount: Option<AppAmount>,
     /// Whole percent, 0..=100 (default 11, as the app's setting).
+    #[schema(minimum = 0, maximum = 100)]
     pub tax_percentage: Option<i64>,
     #[schema(value_type = Option<f64>)]
     pub discount: Option<AppAmount>,
@@ -235,13 +245,34 @@ pub struct AppCheckout {
     pub takeaway_charge: Option<AppAmount>,
     #[serde(default)]
     pub notes: String,
+    #[schema(min_items = 1, max_items = 200)]
     pub items: Vec<AppCartLine>,
+}
+
+fn app_payment_method() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["cash", "qris", "bca va"]))
+        .build()
+}
+
+fn app_order_type() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            serde_json::json!("dine_in"),
+            serde_json::json!("take_away"),
+            serde_json::Value::Null,
+        ]))
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppCartLine {
     /// The product's integer id.
     pub product: i64,
+    #[schema(minimum = 1, maximum = 10_000)]
     pub quantity: i32,
     #[serde(default)]
     pub notes: Option<String>,
@@ -399,6 +430,7 @@ pub struct AppSalePatch {
     pub customer_name: Option<String>,
     pub notes: Option<String>,
     /// Only `completed` (the kitchen is done).
+    #[schema(schema_with = crate::sales::edit::completed_only)]
     pub status: Option<String>,
 }
 

@@ -85,10 +85,24 @@ async fn get_profile(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppProfilePatch {
+    #[schema(pattern = r"^[\w@.+-]+$", min_length = 1, max_length = 150)]
     pub username: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 150
+    )]
     pub last_name: Option<String>,
+    #[schema(
+        pattern = r"^$|^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
+    #[schema(pattern = r"^([0-9 +().-]*[0-9][0-9 +().-]*)?$", max_length = 32)]
     pub phone: Option<String>,
 }
 
@@ -131,7 +145,9 @@ async fn edit_profile(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppPasswordChange {
+    #[schema(min_length = 1, max_length = 1024)]
     pub old_password: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
