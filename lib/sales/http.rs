@@ -61,14 +61,16 @@ fn replayed(body: &serde_json::Value) -> Response {
 /// timeouts: the same key with the same body replays the first answer
 /// (header `Idempotent-Replayed: true`) and sells nothing again; the same
 /// key with another body is 422 `idempotency_key_reused`. A short line is
-/// 409 `insufficient_stock` with `items: [{product_id, requested, available}]`.
+/// 409 `insufficient_stock` with `items: [{product_id, requested, available}]`;
+/// 409 `catalog_changed` if the cart's products changed under it eight
+/// times running (nothing was sold: ring it up again).
 #[utoipa::path(post, path = "/api/transactions", tag = "transactions",
     request_body = CheckoutRequest,
     params(("Idempotency-Key" = Option<Uuid>, Header, description = "A client-made UUID per sale")),
     responses(
         (status = 201, body = Sale, headers(("Idempotent-Replayed" = String, description = "`true` on a replay"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, description = "insufficient_stock", body = ErrorBody),
+        (status = 409, description = "insufficient_stock, no_open_shift or catalog_changed", body = ErrorBody),
         (status = 422, description = "idempotency_key_reused", body = ErrorBody)))]
 async fn create_sale(
     auth: Auth<AnyUser>,
