@@ -145,10 +145,11 @@ async fn assert_whole(t: &Throwaway, opening: i64) {
     assert_eq!(i64::from(stock), ledger, "stock = the ledger's sum");
 }
 
-/// Eight tills each ring up 15 sales, retrying each on a 503 with its
-/// Idempotency-Key, while the database is stopped and started again:
-/// during the outage they get clean 503 JSON, afterwards the same process
-/// serves again, and exactly 120 whole sales exist.
+/// Eight tills each ring up 40 sales, retrying each on a 503 with its
+/// Idempotency-Key, while the database is stopped (once 24 sales are in)
+/// and started again: during the outage they get clean 503 JSON,
+/// afterwards the same process serves again, and exactly 320 whole sales
+/// exist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_restart_during_checkouts_loses_or_doubles_nothing() {
     let t = Arc::new(tokio::sync::Mutex::new(
@@ -159,17 +160,26 @@ async fn a_database_restart_during_checkouts_loses_or_doubles_nothing() {
         (t.app.clone(), t.token.clone(), t.product)
     };
     let unavailable = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tills = Vec::new();
     for _ in 0..8 {
-        let (app, token, unavailable) = (app.clone(), token.clone(), unavailable.clone());
+        let (app, token, unavailable, created) = (
+            app.clone(),
+            token.clone(),
+            unavailable.clone(),
+            created.clone(),
+        );
         tills.push(tokio::spawn(async move {
-            for _ in 0..15 {
+            for _ in 0..40 {
                 let key = Uuid::new_v4();
                 let started = Instant::now();
                 loop {
                     let (status, body) = send(&app, checkout(&token, product, key)).await;
                     match status {
-                        StatusCode::CREATED => break,
+                        StatusCode::CREATED => {
+                            created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
                         StatusCode::SERVICE_UNAVAILABLE => {
                             assert_eq!(body["code"], "service_unavailable", "{body}");
                             unavailable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -185,9 +195,12 @@ async fn a_database_restart_during_checkouts_loses_or_doubles_nothing() {
             }
         }));
     }
-    // Let some sales in, then stop the server (fast: open transactions are
+    // Let some sales in (counted, not timed: a fast checkout would finish
+    // the load first), then stop the server (fast: open transactions are
     // rolled back) and start it again a moment later.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    while created.load(std::sync::atomic::Ordering::Relaxed) < 24 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     {
         let mut t = t.lock().await;
         let data = t.cluster.data_dir().to_path_buf();
@@ -207,7 +220,7 @@ async fn a_database_restart_during_checkouts_loses_or_doubles_nothing() {
         .fetch_one(&t.state.db)
         .await
         .unwrap();
-    assert_eq!(sales, 120, "every sale once: none lost, none doubled");
+    assert_eq!(sales, 320, "every sale once: none lost, none doubled");
     assert_whole(&t, 10_000).await;
 }
 
