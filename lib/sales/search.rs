@@ -49,14 +49,7 @@ pub struct SaleFilter {
 fn sale_status() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some([
-            "pending",
-            "completed",
-            "partially_refunded",
-            "refunded",
-            "expired",
-            "cancelled",
-        ]))
+        .enum_values(Some(STATUSES))
         .build()
 }
 
