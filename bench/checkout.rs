@@ -54,12 +54,17 @@ impl Cart {
         }
     }
 
-    /// Two distinct products, `a < b`, as the anchor script draws them.
-    fn draw(self, r: u64) -> (u32, u32) {
-        let n = match self {
+    /// How many products the cart is drawn from (products 1..=n).
+    fn products(self) -> u64 {
+        match self {
             Cart::Spread => 1000,
             Cart::Hot => 3,
-        };
+        }
+    }
+
+    /// Two distinct products, `a < b`, as the anchor script draws them.
+    fn draw(self, r: u64) -> (u32, u32) {
+        let n = self.products();
         let a = 1 + (r % (n - 1)) as u32;
         let b = a + 1 + ((r >> 20) % (n - a as u64)) as u32;
         (a, b)
@@ -376,17 +381,13 @@ fn find_wrk() -> Option<PathBuf> {
 /// One round of HTTP checkouts by wrk (`bench/checkout.lua`): `CLIENTS`
 /// connections on 2 threads, as pgbench runs (`-c 8 -j 2`).
 fn wrk_round(wrk: &Path, base: &str, token: &str, cart: Cart, seconds: u64) -> WrkResult {
-    let products = match cart {
-        Cart::Spread => 1000,
-        Cart::Hot => 3,
-    };
     let out = Command::new(wrk)
         .args(["-t", "2", "-c", &CLIENTS.to_string()])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
         .arg(format!("{}/bench/checkout.lua", env!("CARGO_MANIFEST_DIR")))
         .arg(base)
         .env("KASIRGO_TOKEN", token)
-        .env("KASIRGO_PRODUCTS", products.to_string())
+        .env("KASIRGO_PRODUCTS", cart.products().to_string())
         .output()
         .expect("run wrk");
     let stdout = String::from_utf8_lossy(&out.stdout);
