@@ -28,6 +28,13 @@ fn cargo_bins() -> BTreeMap<String, String> {
     for bin in manifest["bin"].as_array().unwrap() {
         let name = bin["name"].as_str().unwrap().to_string();
         let path = bin["path"].as_str().unwrap().to_string();
+        // A bin is a thin adapter with no tests of its own; a test harness
+        // per bin is 27 more links and GBs of target/ (see Cargo.toml).
+        assert_eq!(
+            bin.get("test").and_then(toml::Value::as_bool),
+            Some(false),
+            "[[bin]] {name} needs `test = false`"
+        );
         assert!(
             bins.insert(path.clone(), name).is_none(),
             "two [[bin]] entries for {path}"
