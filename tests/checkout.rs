@@ -766,3 +766,73 @@ async fn checkout_write_refuses_a_stale_cart_whole() {
         assert_eq!(stock_of(&app, &hi.to_string()).await, stock(hi), "{what}");
     }
 }
+
+/// A cart's rows are locked in product id order, whatever order the cart
+/// lists them in: two carts sharing products then queue instead of
+/// deadlocking. With the higher id held elsewhere, the sale must already
+/// hold the lower one while it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_takes_the_carts_rows_in_id_order() {
+    use sqlx::Connection;
+    let app = TestApp::new().await;
+    let (_, manager) = staff(&app, "manager").await;
+    let (_, cashier) = staff(&app, "cashier").await;
+    let mut products = [
+        stocked(&app, &manager, "1000", 5).await,
+        stocked(&app, &manager, "1000", 5).await,
+    ];
+    products.sort_by_key(|p| p["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    let (lo, hi) = (products[0].clone(), products[1].clone());
+    let id = |p: &Value| p["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+
+    let mut holder = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE")
+        .bind(id(&hi))
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    // The cart names the higher id first.
+    let sale = tokio::spawn(checkout_status(
+        app.app.clone(),
+        cashier.clone(),
+        json!({"items": [line(&hi, 1), line(&lo, 1)], "payment_method": "cash"}),
+        Some(uuid::Uuid::new_v4().to_string()),
+    ));
+
+    // Wait until the sale is blocked on a row lock (the higher id's).
+    let mut waiting = false;
+    for _ in 0..400 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%checkout_write%'",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "the sale never waited on the held product");
+
+    // The lower id is already the sale's.
+    let mut probe = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    let err = sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE NOWAIT")
+        .bind(id(&lo))
+        .execute(&mut probe)
+        .await
+        .expect_err("the lower id is locked by the waiting sale");
+    let code = err.as_database_error().and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("55P03"), "{err}");
+
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let (status, body) = sale.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "the sale goes through: {body}");
+    assert_eq!(stock_of(&app, lo["id"].as_str().unwrap()).await, 4);
+    assert_eq!(stock_of(&app, hi["id"].as_str().unwrap()).await, 4);
+}
