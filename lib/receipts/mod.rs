@@ -274,43 +274,35 @@ pub fn shift_report_lines(s: &Shift, store: &Store) -> Vec<Line> {
         if m.transactions > 0 {
             lines.push(pair(
                 format!("  {} ({})", method_label(m.payment_method), m.transactions),
-                rupiah(m.total.amount()),
+                rupiah(m.total.0),
                 false,
             ));
         }
     }
     lines.push(pair(
         format!("Refund ({})", r.refunds.count),
-        rupiah(-r.refunds.total.amount()),
+        rupiah(-r.refunds.total.0),
         false,
     ));
     lines.push(pair(
         format!("Void ({})", r.voids.count),
-        rupiah(r.voids.total.amount()),
+        rupiah(r.voids.total.0),
         false,
     ));
     if r.unpaid_cancelled.count > 0 {
         lines.push(pair(
             format!("Tak dibayar ({})", r.unpaid_cancelled.count),
-            rupiah(r.unpaid_cancelled.total.amount()),
+            rupiah(r.unpaid_cancelled.total.0),
             false,
         ));
     }
     lines.push(Line::Rule);
     lines.push(text("Laci kas", 0));
     lines.push(pair("  Modal awal", rupiah(r.opening_cash.amount()), false));
-    lines.push(pair(
-        "  Penjualan tunai",
-        rupiah(r.cash_sales.amount()),
-        false,
-    ));
-    lines.push(pair(
-        "  Refund tunai",
-        rupiah(-r.cash_refunds.amount()),
-        false,
-    ));
-    lines.push(pair("  Kas masuk", rupiah(r.pay_ins.amount()), false));
-    lines.push(pair("  Kas keluar", rupiah(-r.pay_outs.amount()), false));
+    lines.push(pair("  Penjualan tunai", rupiah(r.cash_sales.0), false));
+    lines.push(pair("  Refund tunai", rupiah(-r.cash_refunds.0), false));
+    lines.push(pair("  Kas masuk", rupiah(r.pay_ins.0), false));
+    lines.push(pair("  Kas keluar", rupiah(-r.pay_outs.0), false));
     lines.push(pair("Seharusnya", rupiah(r.expected_cash.0), true));
     if let (Some(counted), Some(diff)) = (s.counted_cash, s.difference) {
         lines.push(pair("Dihitung", rupiah(counted.amount()), false));

@@ -64,10 +64,16 @@ pub struct Shift {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShiftReport {
     pub opening_cash: Money,
-    pub cash_sales: Money,
-    pub cash_refunds: Money,
-    pub pay_ins: Money,
-    pub pay_outs: Money,
+    // The sums are Amounts, not Money: each sale, refund and movement is
+    // bounded by what NUMERIC(14,2) holds, a shift's sums of them are not.
+    #[schema(value_type = String, example = "150000.00")]
+    pub cash_sales: Amount,
+    #[schema(value_type = String, example = "0.00")]
+    pub cash_refunds: Amount,
+    #[schema(value_type = String, example = "0.00")]
+    pub pay_ins: Amount,
+    #[schema(value_type = String, example = "0.00")]
+    pub pay_outs: Amount,
     /// What the drawer should hold now (open) or at the close.
     #[schema(value_type = String, example = "150000.00")]
     pub expected_cash: Amount,
@@ -87,13 +93,15 @@ pub struct ShiftReport {
 pub struct MethodTotal {
     pub payment_method: PaymentMethod,
     pub transactions: i64,
-    pub total: Money,
+    #[schema(value_type = String, example = "150000.00")]
+    pub total: Amount,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CountTotal {
     pub count: i64,
-    pub total: Money,
+    #[schema(value_type = String, example = "0.00")]
+    pub total: Amount,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -227,9 +235,6 @@ pub async fn current(conn: &mut PgConnection, actor: Actor) -> ApiResult<Shift> 
     load(conn, id, actor).await
 }
 
-/// The largest sum a shift's figures hold (NUMERIC(14,2)).
-const DRAWER_MAX: Decimal = Decimal::from_parts(276_447_231, 23_283, 0, false, 2);
-
 /// Pay-in or pay-out on an open shift: by its cashier, or a manager.
 pub async fn move_cash(
     conn: &mut PgConnection,
@@ -248,25 +253,10 @@ pub async fn move_cash(
     if shift.closed {
         return Err(closed());
     }
-    let report = figures(&mut tx, id, shift.opening_cash).await?;
-    let drawer = report.expected_cash;
-    // Every sum the shift reports must stay within what NUMERIC(14,2)
-    // holds, the drawer's expected cash either way: past it, 409.
-    let amount = input.amount.amount();
-    let (total, after) = match input.kind {
-        MovementKind::PayIn => (report.pay_ins.amount() + amount, drawer.0 + amount),
-        MovementKind::PayOut => (report.pay_outs.amount() + amount, drawer.0 - amount),
-    };
-    if total > DRAWER_MAX || after.abs() > DRAWER_MAX {
-        return Err(ApiError::ConflictWith {
-            code: "drawer_out_of_range",
-            detail: format!(
-                "This would take the shift's totals past {DRAWER_MAX}, more than a drawer can hold."
-            ),
-            extra: Default::default(),
-        });
-    }
-    let flagged = input.kind == MovementKind::PayOut && amount > drawer.0;
+    let drawer = figures(&mut tx, id, shift.opening_cash)
+        .await?
+        .expected_cash;
+    let flagged = input.kind == MovementKind::PayOut && input.amount.amount() > drawer.0;
     sqlx::query!(
         "INSERT INTO cash_movements (shift_id, kind, amount, reason, flagged, user_id)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -469,7 +459,6 @@ async fn figures(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let m = |d: Decimal| Money::new(d).map_err(|e| ApiError::internal(format!("shift sums: {e}")));
     let cash_sales = methods
         .iter()
         .find(|r| r.method == "cash")
@@ -477,37 +466,36 @@ async fn figures(
         .unwrap_or_default();
     let expected = opening_cash + cash_sales - other.cash_refunds + other.pay_ins - other.pay_outs;
     Ok(ShiftReport {
-        opening_cash: m(opening_cash)?,
-        cash_sales: m(cash_sales)?,
-        cash_refunds: m(other.cash_refunds)?,
-        pay_ins: m(other.pay_ins)?,
-        pay_outs: m(other.pay_outs)?,
+        opening_cash: Money::new(opening_cash)
+            .map_err(|e| ApiError::internal(format!("opening cash: {e}")))?,
+        cash_sales: Amount(cash_sales),
+        cash_refunds: Amount(other.cash_refunds),
+        pay_ins: Amount(other.pay_ins),
+        pay_outs: Amount(other.pay_outs),
         expected_cash: Amount(expected),
         by_payment_method: methods
             .iter()
-            .map(|r| {
-                Ok(MethodTotal {
-                    payment_method: PaymentMethod::parse(&r.method),
-                    transactions: r.n,
-                    total: m(r.total)?,
-                })
+            .map(|r| MethodTotal {
+                payment_method: PaymentMethod::parse(&r.method),
+                transactions: r.n,
+                total: Amount(r.total),
             })
-            .collect::<ApiResult<_>>()?,
+            .collect(),
         refunds: CountTotal {
             count: other.refunds,
-            total: m(other.refunded)?,
+            total: Amount(other.refunded),
         },
         voids: CountTotal {
             count: other.voids,
-            total: m(other.voided)?,
+            total: Amount(other.voided),
         },
         unpaid_cancelled: CountTotal {
             count: other.unpaid,
-            total: m(other.unpaid_total)?,
+            total: Amount(other.unpaid_total),
         },
         pending: CountTotal {
             count: other.pending,
-            total: m(other.pending_total)?,
+            total: Amount(other.pending_total),
         },
     })
 }
