@@ -104,6 +104,18 @@ struct Checked {
     occurred_at: DateTime<Utc>,
 }
 
+impl Checked {
+    /// Units wanted per product, in id order: the order a sale takes stock
+    /// in, so carts sharing products queue instead of deadlocking.
+    fn units_wanted(&self) -> BTreeMap<Uuid, i64> {
+        let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
+        for (id, qty, _) in &self.lines {
+            *wanted.entry(*id).or_default() += i64::from(*qty);
+        }
+        wanted
+    }
+}
+
 fn check(req: &CheckoutRequest, now: DateTime<Utc>) -> ApiResult<Checked> {
     let mut c = Check::new();
     if req.items.is_empty() {
@@ -331,11 +343,7 @@ async fn sell(
     let now = Utc::now();
     let checked = check(req, now)?;
 
-    // Units wanted per product, in id order (the order stock is taken in).
-    let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for (id, qty, _) in &checked.lines {
-        *wanted.entry(*id).or_default() += i64::from(*qty);
-    }
+    let wanted = checked.units_wanted();
     let ids: Vec<Uuid> = wanted.keys().copied().collect();
 
     let mut attempt = 0;
@@ -731,10 +739,7 @@ fn is_short(e: &ApiError) -> bool {
 pub async fn quote(conn: &mut PgConnection, req: &CheckoutRequest) -> ApiResult<Decimal> {
     let now = Utc::now();
     let checked = check(req, now)?;
-    let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for (id, qty, _) in &checked.lines {
-        *wanted.entry(*id).or_default() += i64::from(*qty);
-    }
+    let wanted = checked.units_wanted();
     let ids: Vec<Uuid> = wanted.keys().copied().collect();
     let rows = sqlx::query_as!(
         ProductRow,
