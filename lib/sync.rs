@@ -102,7 +102,10 @@ async fn sync(
 ) -> ApiResult<Json<SyncResponse>> {
     // Stock held by sales whose payment window closed comes back first.
     crate::payments::catch_up(&state.db).await;
-    let since = match query.since.as_deref().map(str::trim) {
+    // Exactly the document's pattern: blank is a full sync, anything else
+    // must be a token as given (a stray space or CR is refused, not read
+    // as "from scratch").
+    let since = match query.since.as_deref() {
         None | Some("") => None,
         Some(t) => Some(parse_token(t).ok_or_else(|| {
             ApiError::field(
