@@ -35,6 +35,7 @@ pub fn openapi() -> &'static serde_json::Value {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(build()).expect("the document serialises");
         complete_statuses(&mut doc);
+        add_links(&mut doc);
         doc
     })
 }
@@ -69,6 +70,139 @@ fn build() -> OpenApi {
         Vec::<String>::new(),
     )]);
     doc
+}
+
+/// One OpenAPI link: from a response of `from` to the operation `to`,
+/// with the target's parameters (`path.<name>`) and body taken from that
+/// response by runtime expressions.
+struct Link {
+    from: &'static str,
+    status: &'static str,
+    to: &'static str,
+    parameters: Vec<(&'static str, &'static str)>,
+    body: Option<serde_json::Value>,
+}
+
+/// Every operation on one sale, by its id in the path.
+const SALE_OPERATIONS: &[&str] = &[
+    "get_sale",
+    "edit_sale",
+    "get_receipt",
+    "create_link",
+    "revoke_links",
+    "sale_payment",
+    "sale_qr",
+    "cancel_sale",
+    "confirm_sale",
+];
+/// The same on the app's surface, by the sale's integer id.
+const V0_SALE_OPERATIONS: &[&str] = &[
+    "v0_payment_status",
+    "v0_cancel_transaction",
+    "v0_edit_transaction",
+    "v0_void_transaction",
+];
+
+/// What follows from what: a product to a sale of it, a sale to every
+/// operation on it and to its refund, a receipt link to its page, and the
+/// lists to their first item (the demo café has sales before any is made).
+/// A client can walk the API by these, and schemathesis's stateful phase
+/// does (`tools/schemathesis.sh`).
+fn links() -> Vec<Link> {
+    let sell = |product: &str| {
+        serde_json::json!({"items": [{"product_id": product, "quantity": 1}],
+                           "payment_method": "cash"})
+    };
+    let mut links = vec![
+        Link {
+            from: "create_product",
+            status: "201",
+            to: "create_sale",
+            parameters: vec![],
+            body: Some(sell("$response.body#/id")),
+        },
+        Link {
+            from: "list_products",
+            status: "200",
+            to: "create_sale",
+            parameters: vec![],
+            body: Some(sell("$response.body#/results/0/id")),
+        },
+        Link {
+            from: "create_link",
+            status: "201",
+            to: "receipt_page",
+            parameters: vec![("path.token", "$response.body#/token")],
+            body: None,
+        },
+    ];
+    for (from, status, sale) in [
+        ("create_sale", "201", "$response.body#/id"),
+        ("search_sales", "200", "$response.body#/results/0/id"),
+    ] {
+        links.extend(SALE_OPERATIONS.iter().map(|to| Link {
+            from,
+            status,
+            to,
+            parameters: vec![("path.id", sale)],
+            body: None,
+        }));
+        links.push(Link {
+            from,
+            status,
+            to: "create_refund",
+            parameters: vec![],
+            body: Some(serde_json::json!({"transaction_id": sale, "reason": "Returned"})),
+        });
+    }
+    links.extend(V0_SALE_OPERATIONS.iter().map(|to| Link {
+        from: "v0_list_transactions",
+        status: "200",
+        to,
+        parameters: vec![("path.id", "$response.body#/data/0/id")],
+        body: None,
+    }));
+    links
+}
+
+/// Writes [`links`] into the responses they start from.
+fn add_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let links = links();
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let Some(id) = op
+                .get("operationId")
+                .and_then(|i| i.as_str())
+                .map(String::from)
+            else {
+                continue;
+            };
+            for link in links.iter().filter(|l| l.from == id) {
+                let mut def = serde_json::json!({"operationId": link.to});
+                if !link.parameters.is_empty() {
+                    let params: serde_json::Map<_, _> = link
+                        .parameters
+                        .iter()
+                        .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
+                        .collect();
+                    def["parameters"] = params.into();
+                }
+                if let Some(body) = &link.body {
+                    def["requestBody"] = body.clone();
+                }
+                op["responses"][link.status]["links"][link.to] = def;
+            }
+        }
+    }
 }
 
 /// The statuses the shared machinery answers, added to every operation it
@@ -162,6 +296,19 @@ fn complete_statuses(doc: &mut serde_json::Value) {
                 responses
                     .entry(status)
                     .or_insert_with(|| error_response(envelope, description));
+            }
+            // OpenAPI requires a description on every response; a handler
+            // that wrote none gets the status's own name.
+            for (status, response) in responses.iter_mut() {
+                if response.get("description").is_none_or(|d| d == "") {
+                    let reason = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("The answer");
+                    response["description"] = reason.into();
+                }
             }
         }
     }
@@ -343,6 +490,113 @@ mod tests {
                 && let Some(other) = seen.insert(id.to_string(), format!("{method} {path}"))
             {
                 panic!("operationId {id} on {other} and {method} {path}");
+            }
+        }
+    }
+
+    /// Resolves `$ref`s and walks a JSON pointer of a response body
+    /// through the schema: `Some(schema)` where the pointer leads, `None`
+    /// where the schema has no such field.
+    fn walk<'a>(doc: &'a Value, mut schema: &'a Value, pointer: &str) -> Option<&'a Value> {
+        let resolve = |mut s: &'a Value| {
+            while let Some(r) = s["$ref"].as_str() {
+                s = &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")];
+            }
+            s
+        };
+        for part in pointer.split('/').skip(1) {
+            schema = resolve(schema);
+            schema = if part.parse::<usize>().is_ok() {
+                schema.get("items")?
+            } else {
+                schema["properties"].get(part)?
+            };
+        }
+        Some(resolve(schema))
+    }
+
+    /// Every link starts from a response its operation lists, names an
+    /// operation that exists and only path parameters it has, and reads
+    /// fields the source response has (the app's `data` is untyped, so
+    /// there only the envelope is checked).
+    #[test]
+    fn links_lead_from_real_fields_to_real_parameters() {
+        let doc = openapi();
+        let ops = operations(doc);
+        let by_id = |id: &str| {
+            ops.iter()
+                .find(|(_, _, op)| op["operationId"] == id)
+                .unwrap_or_else(|| panic!("no operation {id}"))
+        };
+        let mut expressions = 0;
+        for link in links() {
+            let (_, path, source) = by_id(link.from);
+            let response = &source["responses"][link.status];
+            assert!(
+                response["description"].is_string(),
+                "{} {}",
+                link.from,
+                link.status
+            );
+            assert_eq!(response["links"][link.to]["operationId"], link.to);
+            let (_, target_path, _) = by_id(link.to);
+            let mut exprs: Vec<String> = Vec::new();
+            for (param, expr) in &link.parameters {
+                let name = param.strip_prefix("path.").expect("a path parameter");
+                assert!(
+                    target_path.contains(&format!("{{{name}}}")),
+                    "{} has no {name}",
+                    link.to
+                );
+                exprs.push((*expr).to_string());
+            }
+            if let Some(body) = &link.body {
+                fn strings(v: &Value, out: &mut Vec<String>) {
+                    match v {
+                        Value::String(s) if s.starts_with('$') => out.push(s.clone()),
+                        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                        Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+                        _ => {}
+                    }
+                }
+                strings(body, &mut exprs);
+            }
+            assert!(
+                !exprs.is_empty(),
+                "{} -> {} carries nothing",
+                link.from,
+                link.to
+            );
+            let schema = &response["content"]["application/json"]["schema"];
+            for expr in exprs {
+                let pointer = expr
+                    .strip_prefix("$response.body#")
+                    .expect("a body expression");
+                let pointer = if path.starts_with("/api/v0/") {
+                    assert!(pointer.starts_with("/data/"), "{expr}");
+                    "/data"
+                } else {
+                    pointer
+                };
+                assert!(
+                    walk(doc, schema, pointer).is_some(),
+                    "{} {}: no {pointer} in its body",
+                    link.from,
+                    link.status
+                );
+                expressions += 1;
+            }
+        }
+        assert!(expressions >= 20, "{expressions}");
+    }
+
+    /// OpenAPI requires a description on every response.
+    #[test]
+    fn every_response_has_a_description() {
+        for (method, path, op) in operations(openapi()) {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let d = response["description"].as_str().unwrap_or("");
+                assert!(!d.is_empty(), "{method} {path} {status}");
             }
         }
     }
