@@ -50,7 +50,8 @@ fn receipt_format() -> utoipa::openapi::Object {
 #[utoipa::path(get, path = "/api/transactions/{id}/receipt", tag = "receipts",
     params(("id" = Uuid, Path), ReceiptFormat),
     responses((status = 200, description = "text/plain; application/octet-stream for escpos; text/html for html",
-               content_type = "text/plain", body = String),
+               content((String = "text/plain"), (String = "application/octet-stream"),
+                       (String = "text/html"))),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn get_receipt(
@@ -60,7 +61,7 @@ async fn get_receipt(
     Query(f): Query<ReceiptFormat>,
 ) -> ApiResult<Response> {
     let paper = paper(f.paper.as_deref())?;
-    let format = f.format.as_deref().map(str::trim).unwrap_or("text");
+    let format = f.format.as_deref().unwrap_or("text");
     if !matches!(format, "text" | "escpos" | "html" | "") {
         return Err(ApiError::field("format", "Must be text, escpos or html."));
     }

@@ -427,7 +427,16 @@ fn refused_payment(e: ApiError) -> ApiError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSalePatch {
+    // The same rules as v1's SalePatch, which checks them.
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 200
+    )]
     pub customer_name: Option<String>,
+    #[schema(
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$",
+        max_length = 1000
+    )]
     pub notes: Option<String>,
     /// Only `completed` (the kitchen is done).
     #[schema(schema_with = crate::sales::edit::completed_only)]
