@@ -149,7 +149,13 @@ async fn receipts_for_58_and_80_mm_match_their_fixtures() {
     // The default is 58 mm.
     let r = receipt(&app, &cashier, &sale, "").await;
     assert!(r.text.lines().all(|l| l.chars().count() <= 32));
-    for bad in ["paper=57", "format=pdf"] {
+    for bad in [
+        "paper=57",
+        "format=pdf",
+        "paper=%0D",
+        "format=%0D",
+        "format=%20html",
+    ] {
         let r = receipt(&app, &cashier, &sale, bad).await;
         assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
     }

@@ -265,11 +265,21 @@ async fn a_shift_from_open_to_close_knows_what_the_drawer_should_hold() {
     assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
     let r = app.get("/api/shifts?status=closed", Some(&manager)).await;
     assert_eq!(r.body["results"].as_array().unwrap().len(), 2);
-    let r = app.get("/api/shifts?status=maybe", Some(&manager)).await;
-    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    for bad in ["maybe", "%0D", "%20open"] {
+        let r = app
+            .get(&format!("/api/shifts?status={bad}"), Some(&manager))
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    }
 
-    // The report as CSV and as receipt text.
+    // The report as CSV and as receipt text; a format is one of the names.
     let id = shift["id"].as_str().unwrap();
+    for bad in ["pdf", "%0D", "%20csv"] {
+        let r = app
+            .get(&format!("/api/shifts/{id}?format={bad}"), Some(&cashier))
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    }
     let csv = app
         .get(&format!("/api/shifts/{id}?format=csv"), Some(&cashier))
         .await;

@@ -409,6 +409,9 @@ async fn the_list_pages_with_a_cursor() {
         "limit=201",
         "limit=abc",
         "limit=-5",
+        // Blank is the default; a CR or a space is not blank.
+        "limit=%0D",
+        "limit=%205",
         "cursor=%%%",
         "cursor=bm90LWpzb24",
     ] {

@@ -56,7 +56,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn from_params(params: PageParams) -> Result<PageRequest, ApiError> {
-        let limit = match params.limit.as_deref().map(str::trim) {
+        let limit = match params.limit.as_deref() {
             None | Some("") => DEFAULT_LIMIT,
             Some(raw) => raw
                 .parse::<i64>()

@@ -37,7 +37,7 @@ pub fn paper_choice() -> utoipa::openapi::Object {
 
 /// `paper=58` (default) or `paper=80`.
 pub fn paper(raw: Option<&str>) -> ApiResult<Paper> {
-    match raw.map(str::trim) {
+    match raw {
         None | Some("") | Some("58") => Ok(Paper::Mm58),
         Some("80") => Ok(Paper::Mm80),
         Some(_) => Err(ApiError::field("paper", "Must be 58 or 80 (mm).")),

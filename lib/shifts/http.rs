@@ -57,7 +57,7 @@ async fn list_shifts(
     Query(filter): Query<ShiftFilter>,
     page: PageRequest,
 ) -> ApiResult<Json<Page<Shift>>> {
-    let open = match filter.status.as_deref().map(str::trim) {
+    let open = match filter.status.as_deref() {
         None | Some("") => None,
         Some("open") => Some(true),
         Some("closed") => Some(false),
@@ -137,7 +137,7 @@ async fn get_shift(
     let paper = receipts::paper(f.paper.as_deref())?;
     let mut conn = state.db.acquire().await?;
     let shift = super::load(&mut conn, id, actor(&auth)).await?;
-    match f.format.as_deref().map(str::trim).unwrap_or("json") {
+    match f.format.as_deref().unwrap_or("json") {
         "json" | "" => Ok(Json(shift).into_response()),
         "csv" => Ok(text_response(shift_csv(&shift), "text/csv; charset=utf-8")),
         "text" => {
