@@ -7,6 +7,7 @@
 #   tools/schemathesis.sh                # ~30 examples per operation, a random seed
 #   tools/schemathesis.sh --seed 42      # any further options go to `schemathesis run`
 #   EXAMPLES=100 tools/schemathesis.sh
+#   STATEFUL_SECONDS=300 tools/schemathesis.sh     # length of the second, stateful-only run
 #
 # It installs a pinned schemathesis from PyPI into .kasirgo/schemathesis-venv
 # (git-ignored) the first time, builds kasirgo, makes a throwaway database on
@@ -23,6 +24,7 @@ root=$PWD
 
 SCHEMATHESIS_VERSION=4.32.5
 EXAMPLES=${EXAMPLES:-30}
+STATEFUL_SECONDS=${STATEFUL_SECONDS:-60}
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
@@ -84,6 +86,14 @@ export PYTHONPATH="$root/tools${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=sc
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "$EXAMPLES" \
+  -H "Authorization: Bearer $token" \
+  "$@" || status=$?
+# The stateful phase again, alone, repeated for STATEFUL_SECONDS: one pass
+# of a few dozen scenarios reaches few of the links from creates to reads.
+"$venv/bin/schemathesis" --config-file "$root/schemathesis.toml" run "$base/api/openapi.json" \
+  --checks all \
+  --phases stateful \
+  --max-examples "$EXAMPLES" --max-time "$STATEFUL_SECONDS" \
   -H "Authorization: Bearer $token" \
   "$@" || status=$?
 if [ -s "$work/server.err" ] && grep -q 'panicked' "$work/server.err"; then
