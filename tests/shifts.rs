@@ -471,14 +471,7 @@ async fn a_shift_whose_sales_sum_past_one_sales_maximum_still_reads_and_closes()
     let app = TestApp::new().await;
     let (_, manager) = staff(&app, "manager").await;
     let (_, cashier) = staff(&app, "cashier").await;
-    let (_, owner) = staff(&app, "owner").await;
-    app.call(
-        Method::PATCH,
-        "/api/settings",
-        Some(json!({"tax_rate": "0"})),
-        Some(&owner),
-    )
-    .await;
+    // (A new shop has no tax.)
     let p = stocked(&app, &manager, "600000000000", 3).await;
     let shift = open(&app, &cashier, "100000").await;
     for _ in 0..2 {
