@@ -83,21 +83,20 @@ struct Link {
     body: Option<serde_json::Value>,
 }
 
-/// Every operation on one sale, by its id in the path.
+/// Every operation on any sale, by its id in the path. (Its payment and
+/// QR code are only a QRIS or transfer sale's: 404 on the others.)
 const SALE_OPERATIONS: &[&str] = &[
     "get_sale",
     "edit_sale",
     "get_receipt",
     "create_link",
     "revoke_links",
-    "sale_payment",
-    "sale_qr",
     "cancel_sale",
     "confirm_sale",
 ];
-/// The same on the app's surface, by the sale's integer id.
+/// The same on the app's surface, by the sale's integer id (its payment
+/// status is by the payment's id, which only a QRIS checkout answers).
 const V0_SALE_OPERATIONS: &[&str] = &[
-    "v0_payment_status",
     "v0_cancel_transaction",
     "v0_edit_transaction",
     "v0_void_transaction",
