@@ -42,9 +42,12 @@ impl Check {
 
     /// Trimmed text of `min..=max` characters without control characters.
     pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        // The length limit and the control characters are judged on the
+        // text as sent, as the document's maxLength and pattern state;
+        // only blankness after the trim.
+        let raw = value;
         let value = value.trim();
-        let len = value.chars().count();
-        if len < min {
+        if value.chars().count() < min {
             self.add(
                 field,
                 if min == 1 {
@@ -53,12 +56,12 @@ impl Check {
                     format!("Ensure this field has at least {min} characters.")
                 },
             );
-        } else if len > max {
+        } else if raw.chars().count() > max {
             self.add(
                 field,
                 format!("Ensure this field has no more than {max} characters."),
             );
-        } else if value
+        } else if raw
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
         {
@@ -74,8 +77,8 @@ impl Check {
         value: Option<&str>,
         max: usize,
     ) -> Option<String> {
-        let value = value?.trim();
-        if value.is_empty() {
+        let value = value?;
+        if value.trim().is_empty() {
             return None;
         }
         Some(self.text(field, value, 1, max))
@@ -125,6 +128,35 @@ mod tests {
         assert_eq!(
             f.keys().collect::<Vec<_>>(),
             ["bell", "note", "sku", "threshold"]
+        );
+    }
+
+    /// Found by schemathesis: a name of 101 characters whose first is a
+    /// no-break space was trimmed to 100 and taken, and a trailing CR was
+    /// trimmed away, where the document's maxLength and pattern refuse
+    /// both. Blankness is still judged after the trim.
+    #[test]
+    fn length_and_control_characters_are_judged_as_sent() {
+        let mut c = Check::new();
+        c.text("long", &format!("\u{a0}{}", "x".repeat(100)), 1, 100);
+        c.text("cr", "Kopi\r", 1, 100);
+        assert_eq!(
+            c.optional_text("note", Some("Kopi\r"), 100),
+            Some("Kopi".into())
+        );
+        assert_eq!(
+            c.text("fits", &format!(" {} ", "x".repeat(98)), 1, 100)
+                .len(),
+            98
+        );
+        assert_eq!(c.optional_text("none", Some(" \t "), 100), None);
+        c.text("blank", " \u{a0} ", 1, 100);
+        let Err(ApiError::Validation(f)) = c.finish() else {
+            panic!("expected errors")
+        };
+        assert_eq!(
+            f.keys().collect::<Vec<_>>(),
+            ["blank", "cr", "long", "note"]
         );
     }
 }

@@ -475,8 +475,9 @@ async fn edit_transaction(
     let mut conn = state.db.acquire().await?;
     let id = sale_id(&mut conn, &id).await?;
     let patch = SalePatch {
-        customer_name: body.customer_name.map(|n| n.trim().to_string()),
-        notes: body.notes.map(|n| n.trim().to_string()),
+        // Trimmed by the domain's check, after it judges the text as sent.
+        customer_name: body.customer_name,
+        notes: body.notes,
         preparation,
     };
     let editor = Editor {
