@@ -197,6 +197,32 @@ async fn sale_qr(
 /// bytes (axum's own 2 MB limit would answer a plain-text 413).
 const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
 
+/// The form a provider posts to its callback: Duitku's fields (the ones
+/// checked are required; whatever else it sends is kept with the payment).
+struct CallbackForm;
+
+impl utoipa::PartialSchema for CallbackForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let mut form = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::RefOr(text().into())));
+        for field in [
+            "merchantCode",
+            "amount",
+            "merchantOrderId",
+            "resultCode",
+            "signature",
+        ] {
+            form = form.property(field, text()).required(field);
+        }
+        form.property("reference", text()).into()
+    }
+}
+
+impl ToSchema for CallbackForm {}
+
 /// A payment provider's callback (no login: the provider signs it).
 ///
 /// Verifies the signature, our merchant code, the order and the amount,
@@ -206,7 +232,7 @@ const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
 #[utoipa::path(post, path = "/api/callbacks/{provider}", tag = "payments",
     security(()),
     params(("provider" = String, Path, description = "`duitku`")),
-    request_body(content_type = "application/x-www-form-urlencoded", content = String,
+    request_body(content_type = "application/x-www-form-urlencoded", content = CallbackForm,
                  description = "The provider's fields, as it sends them"),
     responses((status = 200, description = "Accepted (the provider's expected answer)", body = String),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
