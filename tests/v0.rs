@@ -273,6 +273,23 @@ async fn a_refused_checkout_writes_nothing_and_says_why() {
             },
             "takeaway_charge",
         ),
+        (
+            // A choice is one of the names exactly, as Django's was.
+            {
+                let mut b = cash_sale(&[(kopi, 18000.0, 1)], 11, 0.0, 50000.0);
+                b["order_type"] = json!(" dine_in");
+                b
+            },
+            "order_type",
+        ),
+        (
+            {
+                let mut b = cash_sale(&[(kopi, 18000.0, 1)], 11, 0.0, 50000.0);
+                b["payment_method"] = json!("cash ");
+                b
+            },
+            "payment_method",
+        ),
     ] {
         let r = app
             .post("/api/v0/transaction/create/", body, Some(&cashier))
@@ -430,6 +447,7 @@ async fn history_pages_search_and_the_kitchen_queue() {
     for bad in [
         json!({"status": "cancelled"}),
         json!({"status": "pending"}),
+        json!({"status": "completed "}),
         json!({"total": 1}),
     ] {
         let r = app

@@ -304,7 +304,7 @@ async fn create_transaction(
     State(state): State<AppState>,
     Json(body): Json<AppCheckout>,
 ) -> ApiResult<(StatusCode, Envelope<AppSale>)> {
-    let payment_method = match body.payment_method.trim() {
+    let payment_method = match body.payment_method.as_str() {
         "cash" => PaymentMethod::Cash,
         "qris" => PaymentMethod::Qris,
         "bca va" if state.payment_provider().is_some() => PaymentMethod::Transfer,
@@ -321,7 +321,7 @@ async fn create_transaction(
             ));
         }
     };
-    let order_type = match body.order_type.as_deref().map(str::trim) {
+    let order_type = match body.order_type.as_deref() {
         None | Some("dine_in") => OrderType::DineIn,
         Some("take_away") => OrderType::TakeAway,
         Some(_) => {
@@ -456,7 +456,7 @@ async fn edit_transaction(
     Path(id): Path<String>,
     Json(body): Json<AppSalePatch>,
 ) -> ApiResult<Envelope<AppSale>> {
-    let preparation = match body.status.as_deref().map(str::trim) {
+    let preparation = match body.status.as_deref() {
         None => None,
         Some("completed") => Some(Preparation::Completed),
         Some("cancelled") => {
