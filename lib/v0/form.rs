@@ -70,13 +70,6 @@ impl Form {
         self.fields.get(name).map(String::as_str)
     }
 
-    /// A required field, trimmed.
-    pub fn required(&self, name: &str) -> ApiResult<String> {
-        self.text(name)
-            .map(|v| v.trim().to_string())
-            .ok_or_else(|| ApiError::field(name, "This field is required."))
-    }
-
     /// `"true"` / `"false"` (also `1`/`0`, `yes`/`no`, any case).
     pub fn flag(&self, name: &str) -> ApiResult<Option<bool>> {
         match self.text(name).map(|v| v.trim().to_ascii_lowercase()) {
