@@ -166,39 +166,41 @@ fn links() -> Vec<Link> {
 
 /// Writes [`links`] into the responses they start from.
 fn add_links(doc: &mut serde_json::Value) {
+    let links = links();
+    each_operation(doc, |_, op| {
+        let Some(id) = op["operationId"].as_str().map(String::from) else {
+            return;
+        };
+        for link in links.iter().filter(|l| l.from == id) {
+            let mut def = serde_json::json!({"operationId": link.to});
+            if !link.parameters.is_empty() {
+                let params: serde_json::Map<_, _> = link
+                    .parameters
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
+                    .collect();
+                def["parameters"] = params.into();
+            }
+            if let Some(body) = &link.body {
+                def["requestBody"] = body.clone();
+            }
+            op["responses"][link.status]["links"][link.to] = def;
+        }
+    });
+}
+
+/// Calls `f` with every operation of the document and its path.
+fn each_operation(doc: &mut serde_json::Value, mut f: impl FnMut(&str, &mut serde_json::Value)) {
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
-    let links = links();
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            if !HTTP_METHODS.contains(&method.as_str()) {
-                continue;
-            }
-            let Some(id) = op
-                .get("operationId")
-                .and_then(|i| i.as_str())
-                .map(String::from)
-            else {
-                continue;
-            };
-            for link in links.iter().filter(|l| l.from == id) {
-                let mut def = serde_json::json!({"operationId": link.to});
-                if !link.parameters.is_empty() {
-                    let params: serde_json::Map<_, _> = link
-                        .parameters
-                        .iter()
-                        .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
-                        .collect();
-                    def["parameters"] = params.into();
-                }
-                if let Some(body) = &link.body {
-                    def["requestBody"] = body.clone();
-                }
-                op["responses"][link.status]["links"][link.to] = def;
+            if HTTP_METHODS.contains(&method.as_str()) {
+                f(path, op);
             }
         }
     }
@@ -216,101 +218,90 @@ fn add_links(doc: &mut serde_json::Value) {
 /// get a `v0_` prefix (they mirror v1's handler names), and header
 /// parameters are never `null`.
 fn complete_statuses(doc: &mut serde_json::Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
-        return;
-    };
-    for (path, item) in paths.iter_mut() {
+    each_operation(doc, |path, op| {
         let envelope = if path.starts_with("/api/v0/") {
             "V0ErrorBody"
         } else {
             "ErrorBody"
         };
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for (method, op) in item.iter_mut() {
-            if !HTTP_METHODS.contains(&method.as_str()) {
-                continue;
-            }
-            let public = op
-                .get("security")
-                .and_then(|s| s.as_array())
-                .is_some_and(|s| {
-                    s.iter()
-                        .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
-                });
-            let params: Vec<String> = op
-                .get("parameters")
-                .and_then(|p| p.as_array())
-                .map(|ps| {
-                    ps.iter()
-                        .filter_map(|p| p.get("in").and_then(|i| i.as_str()).map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            // The app's surface mirrors v1's handlers' names: its ids get
-            // a prefix, so every operationId is unique.
-            if path.starts_with("/api/v0/")
-                && let Some(id) = op.get("operationId").and_then(|i| i.as_str())
-                && !id.starts_with("v0_")
-            {
-                op["operationId"] = format!("v0_{id}").into();
-            }
-            // A header is text on the wire: `null` is no value it can take.
-            if let Some(ps) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
-                for p in ps.iter_mut().filter(|p| p["in"] == "header") {
-                    if let Some(types) = p["schema"]["type"].as_array_mut() {
-                        types.retain(|t| t != "null");
-                        if types.len() == 1 {
-                            p["schema"]["type"] = types[0].clone();
-                        }
+        let public = op
+            .get("security")
+            .and_then(|s| s.as_array())
+            .is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
+        let params: Vec<String> = op
+            .get("parameters")
+            .and_then(|p| p.as_array())
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.get("in").and_then(|i| i.as_str()).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The app's surface mirrors v1's handlers' names: its ids get
+        // a prefix, so every operationId is unique.
+        if path.starts_with("/api/v0/")
+            && let Some(id) = op.get("operationId").and_then(|i| i.as_str())
+            && !id.starts_with("v0_")
+        {
+            op["operationId"] = format!("v0_{id}").into();
+        }
+        // A header is text on the wire: `null` is no value it can take.
+        if let Some(ps) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            for p in ps.iter_mut().filter(|p| p["in"] == "header") {
+                if let Some(types) = p["schema"]["type"].as_array_mut() {
+                    types.retain(|t| t != "null");
+                    if types.len() == 1 {
+                        p["schema"]["type"] = types[0].clone();
                     }
                 }
             }
-            let has_body = op.get("requestBody").is_some();
-            let mut add = Vec::new();
-            if !public {
-                add.push(("401", "Not logged in, or the access token is not valid."));
-            }
-            if params.iter().any(|p| p == "path") {
-                add.push(("404", "Nothing with that id (or not one of yours)."));
-            }
-            if has_body || params.iter().any(|p| p == "query" || p == "header") {
-                add.push(("400", "The request is not valid; `fields` names what."));
-            }
-            if has_body {
-                add.push(("413", "The request body is too large."));
-                add.push((
-                    "415",
-                    "The request body is not of a type this operation takes.",
-                ));
-            }
-            let responses = op
-                .as_object_mut()
-                .expect("an operation is an object")
-                .entry("responses")
-                .or_insert_with(|| serde_json::json!({}));
-            let responses = responses.as_object_mut().expect("responses is an object");
-            for (status, description) in add {
-                responses
-                    .entry(status)
-                    .or_insert_with(|| error_response(envelope, description));
-            }
-            // OpenAPI requires a description on every response; a handler
-            // that wrote none gets the status's own name.
-            for (status, response) in responses.iter_mut() {
-                if response.get("description").is_none_or(|d| d == "") {
-                    let reason = status
-                        .parse::<u16>()
-                        .ok()
-                        .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("The answer");
-                    response["description"] = reason.into();
-                }
+        }
+        let has_body = op.get("requestBody").is_some();
+        let mut add = Vec::new();
+        if !public {
+            add.push(("401", "Not logged in, or the access token is not valid."));
+        }
+        if params.iter().any(|p| p == "path") {
+            add.push(("404", "Nothing with that id (or not one of yours)."));
+        }
+        if has_body || params.iter().any(|p| p == "query" || p == "header") {
+            add.push(("400", "The request is not valid; `fields` names what."));
+        }
+        if has_body {
+            add.push(("413", "The request body is too large."));
+            add.push((
+                "415",
+                "The request body is not of a type this operation takes.",
+            ));
+        }
+        let responses = op
+            .as_object_mut()
+            .expect("an operation is an object")
+            .entry("responses")
+            .or_insert_with(|| serde_json::json!({}));
+        let responses = responses.as_object_mut().expect("responses is an object");
+        for (status, description) in add {
+            responses
+                .entry(status)
+                .or_insert_with(|| error_response(envelope, description));
+        }
+        // OpenAPI requires a description on every response; a handler
+        // that wrote none gets the status's own name.
+        for (status, response) in responses.iter_mut() {
+            if response.get("description").is_none_or(|d| d == "") {
+                let reason = status
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("The answer");
+                response["description"] = reason.into();
             }
         }
-    }
+    });
 }
 
 const HTTP_METHODS: [&str; 8] = [
