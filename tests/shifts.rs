@@ -497,14 +497,13 @@ async fn a_shift_whose_sales_sum_past_one_sales_maximum_still_reads_and_closes()
         .unwrap();
     assert_eq!(cash["total"], "1200000000000.00");
     assert_eq!(cash["transactions"], 2);
-    for format in ["csv", "text"] {
-        let r = app
-            .get(&format!("{path}?format={format}"), Some(&cashier))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{format}: {}", r.text);
-    }
     let r = app.get(&format!("{path}?format=csv"), Some(&cashier)).await;
+    assert_eq!(r.status, StatusCode::OK, "csv: {}", r.text);
     assert!(r.text.contains("1200000000000.00"), "{}", r.text);
+    let r = app
+        .get(&format!("{path}?format=text"), Some(&cashier))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "text: {}", r.text);
     let r = on(
         &app,
         &cashier,
