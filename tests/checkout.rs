@@ -836,3 +836,173 @@ async fn a_checkout_takes_the_carts_rows_in_id_order() {
     assert_eq!(stock_of(&app, lo["id"].as_str().unwrap()).await, 4);
     assert_eq!(stock_of(&app, hi["id"].as_str().unwrap()).await, 4);
 }
+
+/// The rules of products, sales and sale_lines are BEFORE triggers since
+/// migration 18 (a CHECK is parsed and planned again by every statement
+/// that writes its table). Each must refuse what its CHECK refused, with
+/// SQLSTATE 23514 and the same constraint's name, on update and on insert.
+#[tokio::test]
+async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
+    let app = TestApp::new().await;
+    let (cashier_id, manager) = staff(&app, "manager").await;
+    let p = stocked(&app, &manager, "1000", 5).await;
+    let sale = common::shop::sell(
+        &app,
+        &manager,
+        json!({"items": [common::shop::line(&p, 2)], "payment_method": "cash",
+               "paid_amount": "5000"}),
+    )
+    .await;
+    let product: uuid::Uuid = p["id"].as_str().unwrap().parse().unwrap();
+    let sale_id: uuid::Uuid = sale["id"].as_str().unwrap().parse().unwrap();
+    let line_id: uuid::Uuid = sale["items"][0]["id"].as_str().unwrap().parse().unwrap();
+
+    let refused = |sql: String, id: uuid::Uuid, constraint: &'static str| {
+        let pool = app.db.pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .expect_err(&sql);
+            let db = err.as_database_error().expect(&sql);
+            assert_eq!(db.code().as_deref(), Some("23514"), "{sql}: {db}");
+            assert_eq!(db.constraint(), Some(constraint), "{sql}: {db}");
+            assert!(db.message().contains(constraint), "{sql}: {db}");
+        }
+    };
+    for (set, constraint) in [
+        ("barcode = ''", "products_barcode_check"),
+        ("cost = -1", "products_cost_check"),
+        (
+            "description = repeat('x', 2001)",
+            "products_description_check",
+        ),
+        ("image_public_id = ''", "products_image_public_id_check"),
+        ("image_url = ''", "products_image_url_check"),
+        (
+            "low_stock_threshold = -1",
+            "products_low_stock_threshold_check",
+        ),
+        ("name = '  '", "products_name_check"),
+        ("price = -1", "products_price_check"),
+        ("sku = ''", "products_sku_check"),
+        ("stock = -1", "products_stock_check"),
+    ] {
+        refused(
+            format!("UPDATE products SET {set} WHERE id = $1"),
+            product,
+            constraint,
+        )
+        .await;
+    }
+    for (set, constraint) in [
+        ("discount = -1", "sales_check"),
+        ("paid_amount = total - 1", "sales_check2"),
+        ("change_amount = change_amount + 1", "sales_check3"),
+        ("refunded_amount = total + 1", "sales_check4"),
+        ("preparation = 'completed'", "sales_check5"),
+        (
+            "customer_name = repeat('x', 201)",
+            "sales_customer_name_check",
+        ),
+        ("notes = repeat('x', 1001)", "sales_notes_check"),
+        ("order_type = 'x'", "sales_order_type_check"),
+        ("payment_method = 'x'", "sales_payment_method_check"),
+        (
+            "status = 'pending', pending_until = now(), settled_at = now()",
+            "sales_pending_unsettled",
+        ),
+        ("status = 'pending'", "sales_pending_window"),
+        ("preparation = 'x'", "sales_preparation_check"),
+        ("settled_at = now()", "sales_settled"),
+        ("status = 'x'", "sales_status_check"),
+        ("takeaway_charge = -1", "sales_takeaway_charge_check"),
+        ("tax = -1", "sales_tax_check"),
+        ("subtotal = subtotal + 1", "sales_total_check"),
+        (
+            "status = 'cancelled', refunded_amount = 1",
+            "sales_unpaid_never_refunded",
+        ),
+    ] {
+        refused(
+            format!("UPDATE sales SET {set} WHERE id = $1"),
+            sale_id,
+            constraint,
+        )
+        .await;
+    }
+    for (set, constraint) in [
+        ("line_total = line_total + 1", "sale_lines_check"),
+        ("refunded_quantity = quantity + 1", "sale_lines_check1"),
+        ("line_no = 0", "sale_lines_line_no_check"),
+        ("note = repeat('x', 201)", "sale_lines_note_check"),
+        ("quantity = 0, line_total = 0", "sale_lines_quantity_check"),
+        ("unit_cost = -1", "sale_lines_unit_cost_check"),
+        (
+            "unit_price = -1, line_total = -quantity",
+            "sale_lines_unit_price_check",
+        ),
+    ] {
+        refused(
+            format!("UPDATE sale_lines SET {set} WHERE id = $1"),
+            line_id,
+            constraint,
+        )
+        .await;
+    }
+    // Rows that keep the rules still pass, and a stock-only change does not
+    // need the product's other rules.
+    sqlx::query(
+        "UPDATE products SET price = 0, cost = 0, name = 'Teh', stock = stock - 1 WHERE id = $1",
+    )
+    .bind(product)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sales SET notes = 'ok', customer_name = 'Budi' WHERE id = $1")
+        .bind(sale_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    // Inserts: a new product, and a sale and its line as checkout writes
+    // them (no stock taken: the cart's product list is empty).
+    refused(
+        "INSERT INTO products (sku, name, price, cost, stock) VALUES (md5($1::text), 'x', -1, 0, 0)"
+            .into(),
+        product,
+        "products_price_check",
+    )
+    .await;
+    let write = "SELECT * FROM checkout_write(gen_random_uuid(), $1, 'Asia/Jakarta', '', '',
+                 'dine_in', 'cash', 100, 0, 0, {total}, 100, {change}, now(), now(), 0, NULL,
+                 'completed', NULL, NULL, NULL,
+                 ARRAY[gen_random_uuid()], ARRAY[$2]::uuid[], ARRAY['Teh'], ARRAY[NULL]::text[],
+                 ARRAY[100]::numeric[], ARRAY[0]::numeric[], ARRAY[1], ARRAY[{line}]::numeric[],
+                 ARRAY[''], '{}', '{}', '{}', '{}', NULL, NULL, NULL)";
+    for (total, change, line, constraint) in [
+        ("99", "1", "100", "sales_total_check"),
+        ("100", "0", "101", "sale_lines_check"),
+    ] {
+        let sql = write
+            .replace("{total}", total)
+            .replace("{change}", change)
+            .replace("{line}", line);
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(cashier_id)
+            .bind(product)
+            .execute(&app.db.pool)
+            .await
+            .expect_err(constraint);
+        let db = err.as_database_error().expect(constraint);
+        assert_eq!(db.code().as_deref(), Some("23514"), "{db}");
+        assert_eq!(db.constraint(), Some(constraint), "{db}");
+    }
+    assert_eq!(
+        count(&app, "sales").await,
+        1,
+        "the refused inserts left nothing"
+    );
+}
