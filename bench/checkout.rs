@@ -179,8 +179,7 @@ impl Bench {
         let anchor_script = self.perf.join(format!("anchor_{}.sql", cart.name()));
         let own_script = self.with_cart(cart, "checkout_own.sql");
         let floor_script = self.with_cart(cart, "checkout_floor.sql");
-        let (mut anchor, mut floor, mut own, mut http): (Side, Side, Side, Side) =
-            Default::default();
+        let mut sides: [Side; 4] = Default::default();
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
             .await
             .unwrap();
@@ -193,7 +192,7 @@ impl Bench {
             let (seconds, [anchor, floor, own, http]) = if round == 0 {
                 (2, warm_up.each_mut())
             } else {
-                (self.seconds, [&mut anchor, &mut floor, &mut own, &mut http])
+                (self.seconds, sides.each_mut())
             };
             // Statistics as the tables now are, as autovacuum keeps them
             // on a real server (this machine's runs with it off). Without
@@ -226,6 +225,7 @@ impl Bench {
         }
         let _ = std::fs::remove_file(own_script);
         let _ = std::fs::remove_file(floor_script);
+        let [anchor, floor, own, http] = &mut sides;
         anchor.row(shop, cart, "anchor");
         floor.row(shop, cart, "floor");
         own.row(shop, cart, "own SQL");
