@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::shop::{staff, stock_of, stocked};
+use common::shop::{line, sell, staff, stock_of, stocked};
 use common::{Reply, TestApp, assert_error};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -63,10 +63,6 @@ fn assert_replays(again: &Reply, first: &Reply) {
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body, first.body, "the first answer");
-}
-
-fn line(product: &Value, quantity: i64) -> Value {
-    json!({"product_id": product["id"], "quantity": quantity})
 }
 
 #[tokio::test]
@@ -846,10 +842,10 @@ async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
     let app = TestApp::new().await;
     let (cashier_id, manager) = staff(&app, "manager").await;
     let p = stocked(&app, &manager, "1000", 5).await;
-    let sale = common::shop::sell(
+    let sale = sell(
         &app,
         &manager,
-        json!({"items": [common::shop::line(&p, 2)], "payment_method": "cash",
+        json!({"items": [line(&p, 2)], "payment_method": "cash",
                "paid_amount": "5000"}),
     )
     .await;
@@ -857,15 +853,17 @@ async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
     let sale_id: uuid::Uuid = sale["id"].as_str().unwrap().parse().unwrap();
     let line_id: uuid::Uuid = sale["items"][0]["id"].as_str().unwrap().parse().unwrap();
 
-    let refused = |sql: String, id: uuid::Uuid, constraint: &'static str| {
+    // `sql` with `binds` as $1, $2, ... must fail on `constraint`; its
+    // transaction is rolled back.
+    let refused = |sql: String, binds: Vec<uuid::Uuid>, constraint: &'static str| {
         let pool = app.db.pool.clone();
         async move {
             let mut tx = pool.begin().await.unwrap();
-            let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .expect_err(&sql);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for id in binds {
+                query = query.bind(id);
+            }
+            let err = query.execute(&mut *tx).await.expect_err(&sql);
             let db = err.as_database_error().expect(&sql);
             assert_eq!(db.code().as_deref(), Some("23514"), "{sql}: {db}");
             assert_eq!(db.constraint(), Some(constraint), "{sql}: {db}");
@@ -953,14 +951,13 @@ async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
         for (set, constraint) in rules {
             refused(
                 format!("UPDATE {table} SET {set} WHERE id = $1"),
-                id,
+                vec![id],
                 constraint,
             )
             .await;
         }
     }
-    // Rows that keep the rules still pass, and a stock-only change does not
-    // need the product's other rules.
+    // Rows that keep the rules still pass.
     sqlx::query(
         "UPDATE products SET price = 0, cost = 0, name = 'Teh', stock = stock - 1 WHERE id = $1",
     )
@@ -979,7 +976,7 @@ async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
     refused(
         "INSERT INTO products (sku, name, price, cost, stock) VALUES (md5($1::text), 'x', -1, 0, 0)"
             .into(),
-        product,
+        vec![product],
         "products_price_check",
     )
     .await;
@@ -997,15 +994,7 @@ async fn the_rules_of_a_sale_still_refuse_what_their_checks_refused() {
             .replace("{total}", total)
             .replace("{change}", change)
             .replace("{line}", line);
-        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(cashier_id)
-            .bind(product)
-            .execute(&app.db.pool)
-            .await
-            .expect_err(constraint);
-        let db = err.as_database_error().expect(constraint);
-        assert_eq!(db.code().as_deref(), Some("23514"), "{db}");
-        assert_eq!(db.constraint(), Some(constraint), "{db}");
+        refused(sql, vec![cashier_id, product], constraint).await;
     }
     assert_eq!(
         count(&app, "sales").await,

@@ -7,7 +7,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::fake_duitku::FakeDuitku;
 use common::qris::crc_ok;
-use common::shop::{staff, stock_of, stocked};
+use common::shop::{line, staff, stock_of, stocked};
 use common::{TestApp, assert_error};
 use serde_json::{Value, json};
 
@@ -45,10 +45,6 @@ async fn shop() -> Shop {
         cashier,
         _server: server,
     }
-}
-
-fn line(p: &Value, q: i64) -> Value {
-    json!({"product_id": p["id"], "quantity": q})
 }
 
 async fn sale(s: &Shop, id: &str) -> Value {

@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::shop::{staff, stocked};
+use common::shop::{line, staff, stocked};
 use common::{Reply, TestApp, assert_error};
 use serde_json::{Value, json};
 
@@ -30,10 +30,6 @@ async fn patch(app: &TestApp, token: &str, sale: &Value, body: Value) -> Reply {
     let path = format!("/api/transactions/{}", sale["id"].as_str().unwrap());
     app.call(Method::PATCH, &path, Some(body), Some(token))
         .await
-}
-
-fn line(p: &Value, q: i64) -> Value {
-    json!({"product_id": p["id"], "quantity": q})
 }
 
 async fn stages(app: &TestApp, token: &str, query: &str) -> Vec<String> {
